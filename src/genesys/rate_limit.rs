@@ -1,0 +1,147 @@
+//! The client-side rate budget: at most `limit` requests in any `window`, so steady traffic never
+//! draws a 429 from Genesys (300 requests per minute per token by default).
+//!
+//! Each request holds one of `limit` slots; a slot comes back one full window after its request
+//! *finished*. Measured from the finish (not the start), the budget holds at the server's end too,
+//! whatever the network delay, for any server that counts arrivals in a rolling window. Waiters are
+//! served first come, first served (tokio's semaphore is fair): callers wait their turn, they do
+//! not fail.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+
+/// `None` lifts the limit (a simulator without one, or an org with a raised budget).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateBudgetSettings {
+    pub limit: Option<u32>,
+    pub window: Duration,
+}
+
+impl Default for RateBudgetSettings {
+    fn default() -> Self {
+        Self {
+            limit: Some(300),
+            window: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct RateBudget {
+    slots: Option<Arc<Semaphore>>,
+    window: Duration,
+    waited_nanos: Arc<AtomicU64>,
+}
+
+/// Held for the duration of one request; dropping it starts the slot's window.
+#[derive(Debug)]
+pub struct BudgetPermit {
+    slot: Option<OwnedSemaphorePermit>,
+    window: Duration,
+}
+
+impl RateBudget {
+    pub fn new(settings: RateBudgetSettings) -> Self {
+        Self {
+            slots: settings
+                .limit
+                .map(|n| Arc::new(Semaphore::new(n.max(1) as usize))),
+            window: settings.window,
+            waited_nanos: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Waits until a request may be sent.
+    pub async fn acquire(&self) -> BudgetPermit {
+        let Some(slots) = &self.slots else {
+            return BudgetPermit {
+                slot: None,
+                window: self.window,
+            };
+        };
+        let started = Instant::now();
+        // The semaphore is never closed, so acquiring only fails if it were; treat that as "no limit".
+        let slot = Arc::clone(slots).acquire_owned().await.ok();
+        let waited = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.waited_nanos.fetch_add(waited, Ordering::Relaxed);
+        BudgetPermit {
+            slot,
+            window: self.window,
+        }
+    }
+
+    /// Total time callers have spent waiting for the budget (for metrics).
+    pub fn total_wait(&self) -> Duration {
+        Duration::from_nanos(self.waited_nanos.load(Ordering::Relaxed))
+    }
+}
+
+impl Drop for BudgetPermit {
+    fn drop(&mut self) {
+        let Some(slot) = self.slot.take() else {
+            return;
+        };
+        let window = self.window;
+        // Outside a runtime (process teardown) the slot simply comes back at once.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                tokio::time::sleep(window).await;
+                drop(slot);
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn never_more_than_limit_requests_in_any_window() {
+        let budget = RateBudget::new(RateBudgetSettings {
+            limit: Some(3),
+            window: Duration::from_secs(60),
+        });
+        let start = Instant::now();
+        let mut starts = Vec::new();
+        for _ in 0..7 {
+            let permit = budget.acquire().await;
+            starts.push(start.elapsed().as_secs());
+            drop(permit);
+        }
+        assert_eq!(starts, vec![0, 0, 0, 60, 60, 60, 120]);
+        // The 4th caller waited from 0 s to 60 s, the 7th from 60 s to 120 s.
+        assert_eq!(budget.total_wait(), Duration::from_secs(120));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slot_returns_one_window_after_its_request_finished() {
+        let budget = RateBudget::new(RateBudgetSettings {
+            limit: Some(1),
+            window: Duration::from_secs(10),
+        });
+        let start = Instant::now();
+        let permit = budget.acquire().await;
+        tokio::time::sleep(Duration::from_secs(5)).await; // a slow request
+        drop(permit);
+        let _next = budget.acquire().await;
+        assert_eq!(start.elapsed(), Duration::from_secs(15));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lifted_limit_never_waits() {
+        let budget = RateBudget::new(RateBudgetSettings {
+            limit: None,
+            window: Duration::from_secs(60),
+        });
+        let start = Instant::now();
+        for _ in 0..10_000 {
+            drop(budget.acquire().await);
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+}

@@ -1,0 +1,147 @@
+//! The composition root: builds the application state from validated settings, starts the
+//! in-process simulator when configured, serves HTTP and shuts down gracefully.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Settings, SimulatorSettings};
+use crate::genesys::{BuildError, Endpoints, GenesysClient};
+use crate::simulator::{NewConversation, RunningSimulator, SimConfig, Simulator};
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub profile: String,
+    pub genesys: GenesysClient,
+    /// Cancelled when the process starts shutting down (readiness turns 503).
+    pub shutdown: CancellationToken,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("cannot start the in-process Genesys simulator: {0}")]
+    Simulator(std::io::Error),
+    #[error(transparent)]
+    Client(#[from] BuildError),
+    #[error("the HTTP server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    simulator: Option<RunningSimulator>,
+    shutdown_grace: Duration,
+}
+
+impl Application {
+    /// Binds the listener and builds everything; nothing is served until [`Application::run`].
+    pub async fn build(
+        settings: Settings,
+        shutdown: CancellationToken,
+    ) -> Result<Self, StartupError> {
+        let simulator = match &settings.simulator {
+            Some(sim) => Some(start_simulator(sim).await?),
+            None => None,
+        };
+        let mut client_settings = settings.genesys.client.clone();
+        client_settings.endpoints = match (&settings.genesys.endpoints, &simulator) {
+            (Some(endpoints), _) => endpoints.clone(),
+            (None, Some(sim)) => Endpoints::new(&sim.base_url, &sim.base_url),
+            // Validation guarantees one or the other; an empty endpoint fails loudly on first use.
+            (None, None) => Endpoints::new("", ""),
+        };
+        tracing::info!(
+            api = client_settings.endpoints.api_base_url(),
+            login = client_settings.endpoints.login_base_url(),
+            "Genesys endpoints"
+        );
+        let genesys = GenesysClient::new(client_settings)?;
+        let addr = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(&addr)
+            .await
+            .map_err(|source| StartupError::Bind { addr, source })?;
+        Ok(Self {
+            listener,
+            state: AppState {
+                profile: settings.profile,
+                genesys,
+                shutdown,
+            },
+            simulator,
+            shutdown_grace: settings.server.shutdown_grace,
+        })
+    }
+
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.local_addr().ok()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The in-process simulator, when the profile runs one.
+    pub fn simulator(&self) -> Option<&RunningSimulator> {
+        self.simulator.as_ref()
+    }
+
+    /// Serves until the shutdown token is cancelled, then lets in-flight requests finish within
+    /// the grace period.
+    pub async fn run(self) -> Result<(), StartupError> {
+        let shutdown = self.state.shutdown.clone();
+        let router = crate::http::router(self.state);
+        let grace = self.shutdown_grace;
+        let serve = axum::serve(self.listener, router)
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        let served = tokio::select! {
+            served = serve => served.map_err(StartupError::Serve),
+            () = async {
+                shutdown.cancelled().await;
+                tokio::time::sleep(grace).await;
+            } => {
+                tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests outlasted the shutdown grace period");
+                Ok(())
+            }
+        };
+        if let Some(sim) = self.simulator {
+            sim.shutdown().await;
+        }
+        served
+    }
+}
+
+async fn start_simulator(settings: &SimulatorSettings) -> Result<RunningSimulator, StartupError> {
+    let simulator = Simulator::new(SimConfig {
+        client_id: settings.client_id.clone(),
+        client_secret: settings.client_secret.clone(),
+        token_ttl: settings.token_ttl,
+        rate_limit: settings.rate_limit,
+        ..SimConfig::default()
+    });
+    if let Some(id) = &settings.demo_conversation {
+        simulator.create_conversation(NewConversation {
+            id: Some(id.clone()),
+            ..NewConversation::default()
+        });
+    }
+    let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), settings.port);
+    let running = simulator
+        .spawn(addr)
+        .await
+        .map_err(StartupError::Simulator)?;
+    tracing::warn!(
+        url = %running.base_url,
+        "running the Genesys SIMULATOR in-process: no real Genesys org is contacted"
+    );
+    Ok(running)
+}
