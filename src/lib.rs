@@ -5,6 +5,7 @@
 //! - [`startup`] is the composition root: it builds the [`genesys::GenesysClient`] (the one
 //!   outbound client: token cache, rate budget, retry policy), starts the in-process
 //!   [`simulator`] when the profile asks for it, and serves the [`http`] router;
+//! - [`webhook`] holds what is pure about incoming webhooks (signature schemes);
 //! - [`simulator`] is a stateful fake of Genesys Cloud for tests, the demo and benchmarks.
 
 pub mod config;
@@ -13,3 +14,4 @@ pub mod http;
 pub mod simulator;
 pub mod startup;
 pub mod telemetry;
+pub mod webhook;
