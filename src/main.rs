@@ -1,11 +1,12 @@
 //! `genesys-bridge`: one binary, one clap enum; each command calls into the library.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use genesys_bridge::cli;
 use genesys_bridge::config::{self, ConfigError, LoadOptions};
 use genesys_bridge::startup::Application;
 use genesys_bridge::telemetry;
@@ -44,6 +45,30 @@ enum Command {
     Serve,
     /// Load and validate the configuration, print it with secrets redacted, exit non-zero on problems.
     CheckConfig,
+    /// Sign a payload with a source's scheme and current secret, to replay it with curl.
+    Sign(SignArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct SignArgs {
+    /// The configured source to sign for.
+    #[arg(long)]
+    source: String,
+    /// The payload; `-` reads standard input. Without it, a sample payload for the demo.
+    #[arg(long)]
+    file: Option<PathBuf>,
+    /// Print a complete curl command instead of the headers.
+    #[arg(long)]
+    curl: bool,
+    /// The bridge's base URL (default: from server.host and server.port).
+    #[arg(long)]
+    url: Option<String>,
+    /// The event id to send, for schemes with an id header.
+    #[arg(long)]
+    event_id: Option<String>,
+    /// Sign for `?dry_run=true`: the bridge shows the Genesys calls it would make, and makes none.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 fn main() -> ExitCode {
@@ -56,6 +81,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Serve => serve(&options),
         Command::CheckConfig => check_config(&options),
+        Command::Sign(args) => sign(&options, &args),
     };
     match outcome {
         Ok(code) => code,
@@ -103,6 +129,61 @@ fn check_config(options: &LoadOptions) -> anyhow::Result<ExitCode> {
         }
         Err(err) => Err(err.into()),
     }
+}
+
+fn sign(options: &LoadOptions, args: &SignArgs) -> anyhow::Result<ExitCode> {
+    let settings = config::load(options)?;
+    let Some(source) = settings.sources.iter().find(|s| s.name() == args.source) else {
+        let names: Vec<&str> = settings.sources.iter().map(|s| s.name()).collect();
+        anyhow::bail!(
+            "no source named {:?}; configured: {}",
+            args.source,
+            names.join(", ")
+        );
+    };
+    let body = match &args.file {
+        None => cli::sign::SAMPLE_PAYLOAD.as_bytes().to_vec(),
+        Some(path) if path.as_os_str() == "-" => {
+            let mut body = Vec::new();
+            std::io::stdin().read_to_end(&mut body)?;
+            body
+        }
+        Some(path) => {
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?
+        }
+    };
+    let host = match settings.server.host.as_str() {
+        "0.0.0.0" | "::" => "127.0.0.1",
+        host => host,
+    };
+    let base_url = args
+        .url
+        .clone()
+        .unwrap_or_else(|| format!("http://{host}:{}", settings.server.port));
+    // Standard input cannot be re-read by curl: inline it like the sample.
+    let body_file = args
+        .file
+        .as_deref()
+        .filter(|p| p.as_os_str() != "-")
+        .map(|p| p.display().to_string());
+    let signed = cli::sign::sign(
+        source,
+        &body,
+        &cli::sign::SignOptions {
+            base_url: &base_url,
+            event_id: args.event_id.as_deref(),
+            dry_run: args.dry_run,
+        },
+        time::OffsetDateTime::now_utc(),
+    )?;
+    let mut out = std::io::stdout().lock();
+    if args.curl {
+        write!(out, "{}", signed.curl(&body, body_file.as_deref()))?;
+    } else {
+        writeln!(out, "POST {}", signed.url)?;
+        write!(out, "{}", signed.header_lines())?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// SIGINT or SIGTERM starts a graceful shutdown.

@@ -2,20 +2,31 @@
 //! in-process simulator when configured, serves HTTP and shuts down gracefully.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Settings, SimulatorSettings};
+use crate::config::{Settings, SimulatorSettings, describe_source};
+use crate::delivery::{DirectDelivery, Dispatcher};
 use crate::genesys::{BuildError, Endpoints, GenesysClient};
-use crate::simulator::{NewConversation, RunningSimulator, SimConfig, Simulator};
+use crate::simulator::{NewConversation, NewParticipant, RunningSimulator, SimConfig, Simulator};
+use crate::webhook::intake::Intake;
+use crate::webhook::signature::Scheme;
+
+pub type Clock = Arc<dyn Fn() -> time::OffsetDateTime + Send + Sync>;
 
 /// What every handler can reach. Cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AppState {
     pub profile: String,
     pub genesys: GenesysClient,
+    pub intake: Arc<Intake>,
+    pub dispatcher: Dispatcher,
+    pub max_body_bytes: usize,
+    /// Wall-clock time for signature timestamps; tests replace it to replay published vectors.
+    pub clock: Clock,
     /// Cancelled when the process starts shutting down (readiness turns 503).
     pub shutdown: CancellationToken,
 }
@@ -41,6 +52,15 @@ pub struct Application {
     state: AppState,
     simulator: Option<RunningSimulator>,
     shutdown_grace: Duration,
+    request_timeout: Duration,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("profile", &self.profile)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Application {
@@ -66,6 +86,31 @@ impl Application {
             "Genesys endpoints"
         );
         let genesys = GenesysClient::new(client_settings)?;
+        for source in &settings.sources {
+            if matches!(source.verifier().scheme(), Scheme::None) {
+                tracing::warn!(
+                    source = source.name(),
+                    "source accepts UNSIGNED requests (verifier type = \"none\"): local use only"
+                );
+            }
+            tracing::info!(source = %describe_source(source), "source configured");
+        }
+        if let (Some(sim), Some(demo)) = (
+            &simulator,
+            settings.sources.iter().find(|s| s.name() == "demo"),
+        ) {
+            tracing::info!(
+                "try it: `cargo run -- sign --source {} --curl | sh`, then \
+                 `curl -s {}/sim/conversations/demo-conversation/participants/demo-customer/attributes`",
+                demo.name(),
+                sim.base_url
+            );
+        }
+        if settings.sources.is_empty() {
+            tracing::warn!("no sources are configured: every webhook will be answered 404");
+        }
+        let intake = Arc::new(Intake::new(settings.sources));
+        let dispatcher = Dispatcher::Direct(DirectDelivery::new(genesys.clone()));
         let addr = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&addr)
             .await
@@ -75,11 +120,22 @@ impl Application {
             state: AppState {
                 profile: settings.profile,
                 genesys,
+                intake,
+                dispatcher,
+                max_body_bytes: settings.server.max_body_bytes,
+                clock: Arc::new(time::OffsetDateTime::now_utc),
                 shutdown,
             },
             simulator,
             shutdown_grace: settings.server.shutdown_grace,
+            request_timeout: settings.server.request_timeout,
         })
+    }
+
+    /// Replaces the wall clock the intake checks signature timestamps against.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.state.clock = clock;
+        self
     }
 
     pub fn local_addr(&self) -> Option<SocketAddr> {
@@ -99,7 +155,8 @@ impl Application {
     /// the grace period.
     pub async fn run(self) -> Result<(), StartupError> {
         let shutdown = self.state.shutdown.clone();
-        let router = crate::http::router(self.state);
+        let dispatcher = self.state.dispatcher.clone();
+        let router = crate::http::router(self.state, self.request_timeout);
         let grace = self.shutdown_grace;
         let serve = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown.clone().cancelled_owned());
@@ -113,6 +170,7 @@ impl Application {
                 Ok(())
             }
         };
+        dispatcher.drain(grace).await;
         if let Some(sim) = self.simulator {
             sim.shutdown().await;
         }
@@ -129,9 +187,17 @@ async fn start_simulator(settings: &SimulatorSettings) -> Result<RunningSimulato
         ..SimConfig::default()
     });
     if let Some(id) = &settings.demo_conversation {
+        // Fixed participant ids, so the README can show where the attributes land.
+        let participant = |id: &str, purpose: &str| NewParticipant {
+            id: Some(id.to_owned()),
+            ..NewParticipant::active(purpose)
+        };
         simulator.create_conversation(NewConversation {
             id: Some(id.clone()),
-            ..NewConversation::default()
+            participants: Some(vec![
+                participant("demo-ivr", "ivr"),
+                participant("demo-customer", "customer"),
+            ]),
         });
     }
     let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), settings.port);

@@ -1,15 +1,52 @@
-//! The HTTP surface: one router, one file per resource.
+//! The HTTP surface: one router, one file per resource, problem+json for every error.
 
 pub mod health;
+pub mod problem;
+pub mod webhooks;
+
+use std::time::Duration;
 
 use axum::Router;
-use axum::routing::get;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
 
 use crate::startup::AppState;
 
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, request_timeout: Duration) -> Router {
+    let max_body = state.max_body_bytes;
     Router::new()
+        .route("/webhooks/{source}", post(webhooks::receive))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
+        .fallback(|| async { StatusCode::NOT_FOUND })
         .with_state(state)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(request_span))
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(axum::middleware::from_fn(problem::finish))
+                .layer(CatchPanicLayer::new())
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    request_timeout,
+                )),
+        )
+}
+
+/// The path only: a query string can carry a credential (`?code=`).
+fn request_span(request: &Request) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get(problem::REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
 }

@@ -1,5 +1,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Black-box tests: one binary, one file per behaviour.
 
+mod app;
+mod cli;
 mod genesys_client;
+mod health;
 mod helpers;
+mod smoke;
+mod webhook_errors;
+mod webhook_mapping;
+mod webhook_schemes;

@@ -1,0 +1,4 @@
+//! What the CLI commands do, as library functions returning text; `main.rs` only dispatches.
+
+pub mod check_config;
+pub mod sign;

@@ -1,0 +1,297 @@
+//! Extraction: where in a source's payload the conversation, the participant and the sender's
+//! event id are (per source, from config).
+
+use axum::http::{HeaderMap, HeaderName};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::genesys::{ConversationId, ParticipantId};
+
+/// Where the sender's event id comes from (used to de-duplicate retries).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventIdSource {
+    Header(HeaderName),
+    Pointer(String),
+}
+
+/// Where the ids are in a source's payload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Extraction {
+    conversation_id: String,
+    participant_id: Option<String>,
+    event_id: Option<EventIdSource>,
+}
+
+/// What the payload says the update is about.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EventIds {
+    pub conversation_id: ConversationId,
+    pub participant_id: Option<ParticipantId>,
+    pub event_id: Option<String>,
+}
+
+/// One problem with one place in the payload; the same shape as mapping errors.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FieldProblem {
+    pub pointer: String,
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// Event ids longer than this are refused: they are stored and compared on every request.
+const MAX_EVENT_ID_CHARS: usize = 256;
+
+impl Extraction {
+    /// `conversation_id` and `participant_id` are JSON pointers (participant may be empty: the
+    /// bridge chooses the participant); `event_id` is empty (the signature scheme's id header, if
+    /// any), `header:<Name>` or a JSON pointer. Problems come back as (config key, message).
+    pub fn new(
+        conversation_id: &str,
+        participant_id: &str,
+        event_id: &str,
+    ) -> Result<Self, Vec<(String, String)>> {
+        let mut problems = Vec::new();
+        let mut pointer = |key: &str, value: &str| {
+            if let Err(message) = check_pointer(value) {
+                problems.push((key.to_owned(), message));
+            }
+            value.to_owned()
+        };
+        let conversation_id = pointer("conversation_id", conversation_id);
+        let participant_id =
+            (!participant_id.is_empty()).then(|| pointer("participant_id", participant_id));
+        let event_id = match event_id.strip_prefix("header:") {
+            _ if event_id.is_empty() => None,
+            Some(name) => match HeaderName::try_from(name.trim()) {
+                Ok(header) => Some(EventIdSource::Header(header)),
+                Err(_) => {
+                    problems.push((
+                        "event_id".to_owned(),
+                        format!("{name:?} is not a valid header name"),
+                    ));
+                    None
+                }
+            },
+            None => Some(EventIdSource::Pointer(pointer("event_id", event_id))),
+        };
+        if problems.is_empty() {
+            Ok(Self {
+                conversation_id,
+                participant_id,
+                event_id,
+            })
+        } else {
+            Err(problems)
+        }
+    }
+
+    pub fn conversation_pointer(&self) -> &str {
+        &self.conversation_id
+    }
+
+    pub fn participant_pointer(&self) -> Option<&str> {
+        self.participant_id.as_deref()
+    }
+
+    /// Pulls the ids out of the body; `scheme_event_id` is the id the signature scheme's header
+    /// carried, used when the source names no other. Every problem is reported, not only the first.
+    pub fn extract(
+        &self,
+        body: &Value,
+        headers: &HeaderMap,
+        scheme_event_id: Option<&str>,
+    ) -> Result<EventIds, Vec<FieldProblem>> {
+        let mut problems = Vec::new();
+        let conversation_id = match required_string(body, &self.conversation_id) {
+            Ok(raw) => ConversationId::parse(raw)
+                .map_err(|e| invalid(&self.conversation_id, e.to_string())),
+            Err(problem) => Err(problem),
+        }
+        .map_err(|p| problems.push(p))
+        .ok();
+        let participant_id = match &self.participant_id {
+            None => None,
+            Some(pointer) => match body.pointer(pointer) {
+                None | Some(Value::Null) => None,
+                Some(Value::String(raw)) => ParticipantId::parse(raw.clone())
+                    .map_err(|e| problems.push(invalid(pointer, e.to_string())))
+                    .ok(),
+                Some(other) => {
+                    problems.push(not_a_string(pointer, other));
+                    None
+                }
+            },
+        };
+        let event_id = match &self.event_id {
+            None => scheme_event_id.map(str::to_owned),
+            Some(EventIdSource::Header(name)) => headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty()),
+            Some(EventIdSource::Pointer(pointer)) => match body.pointer(pointer) {
+                None | Some(Value::Null) => None,
+                Some(Value::String(s)) => Some(s.clone()),
+                // Numeric ids (HubSpot's eventId) are ids all the same, as written.
+                Some(Value::Number(n)) => Some(n.to_string()),
+                Some(other) => {
+                    problems.push(not_a_string(pointer, other));
+                    None
+                }
+            },
+        };
+        if let Some(id) = &event_id
+            && id.chars().count() > MAX_EVENT_ID_CHARS
+        {
+            problems.push(FieldProblem {
+                pointer: self.event_id_location(),
+                code: "event_id_too_long",
+                message: format!("the event id is longer than {MAX_EVENT_ID_CHARS} characters"),
+            });
+        }
+        match (conversation_id, problems.is_empty()) {
+            (Some(conversation_id), true) => Ok(EventIds {
+                conversation_id,
+                participant_id,
+                event_id,
+            }),
+            _ => Err(problems),
+        }
+    }
+
+    fn event_id_location(&self) -> String {
+        match &self.event_id {
+            Some(EventIdSource::Pointer(p)) => p.clone(),
+            Some(EventIdSource::Header(h)) => format!("header:{h}"),
+            None => "header".to_owned(),
+        }
+    }
+}
+
+fn required_string<'v>(body: &'v Value, pointer: &str) -> Result<&'v str, FieldProblem> {
+    match body.pointer(pointer) {
+        Some(Value::String(s)) => Ok(s),
+        None | Some(Value::Null) => Err(FieldProblem {
+            pointer: pointer.to_owned(),
+            code: "missing",
+            message: format!("the conversation id is required at {pointer}"),
+        }),
+        Some(other) => Err(not_a_string(pointer, other)),
+    }
+}
+
+fn invalid(pointer: &str, message: String) -> FieldProblem {
+    FieldProblem {
+        pointer: pointer.to_owned(),
+        code: "invalid_id",
+        message,
+    }
+}
+
+fn not_a_string(pointer: &str, value: &Value) -> FieldProblem {
+    let kind = match value {
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+        Value::Null | Value::String(_) => "not a string",
+    };
+    FieldProblem {
+        pointer: pointer.to_owned(),
+        code: "not_a_string",
+        message: format!("expected a string at {pointer}, found {kind}"),
+    }
+}
+
+/// RFC 6901: "" (the whole document) or `/`-separated tokens where `~` appears only as `~0`/`~1`.
+pub fn check_pointer(pointer: &str) -> Result<(), String> {
+    if !pointer.is_empty() && !pointer.starts_with('/') {
+        return Err(format!(
+            "{pointer:?} is not a JSON pointer: it must start with '/'"
+        ));
+    }
+    let mut chars = pointer.chars();
+    while let Some(c) = chars.next() {
+        if c == '~' && !matches!(chars.next(), Some('0' | '1')) {
+            return Err(format!(
+                "{pointer:?} is not a JSON pointer: '~' must be written ~0 or ~1"
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn defaults() -> Extraction {
+        Extraction::new("/conversationId", "", "").unwrap()
+    }
+
+    #[test]
+    fn finds_the_conversation_and_falls_back_to_the_scheme_event_id() {
+        let ids = defaults()
+            .extract(
+                &json!({"conversationId": "c-1"}),
+                &HeaderMap::new(),
+                Some("msg_1"),
+            )
+            .unwrap();
+        assert_eq!(ids.conversation_id.as_str(), "c-1");
+        assert_eq!(ids.participant_id, None);
+        assert_eq!(ids.event_id.as_deref(), Some("msg_1"));
+    }
+
+    #[test]
+    fn reads_nested_pointers_headers_and_numeric_event_ids() {
+        let extraction = Extraction::new("/call/id", "/call/participant", "/eventId").unwrap();
+        let body = json!({"call": {"id": "c-2", "participant": "p-9"}, "eventId": 4211});
+        let ids = extraction.extract(&body, &HeaderMap::new(), None).unwrap();
+        assert_eq!(ids.participant_id.unwrap().as_str(), "p-9");
+        assert_eq!(ids.event_id.as_deref(), Some("4211"));
+
+        let by_header = Extraction::new("/conversationId", "", "header:X-Event-Id").unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("x-event-id", " evt-7 ".parse().unwrap());
+        let ids = by_header
+            .extract(&json!({"conversationId": "c"}), &headers, Some("ignored"))
+            .unwrap();
+        assert_eq!(ids.event_id.as_deref(), Some("evt-7"));
+    }
+
+    #[test]
+    fn reports_every_problem_with_its_pointer() {
+        let extraction = Extraction::new("/conversationId", "/participantId", "/eventId").unwrap();
+        let body = json!({"participantId": 12, "eventId": {"nested": true}});
+        let problems = extraction
+            .extract(&body, &HeaderMap::new(), None)
+            .unwrap_err();
+        let found: Vec<_> = problems
+            .iter()
+            .map(|p| (p.pointer.as_str(), p.code))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                ("/conversationId", "missing"),
+                ("/participantId", "not_a_string"),
+                ("/eventId", "not_a_string")
+            ]
+        );
+        let bad_id = defaults()
+            .extract(&json!({"conversationId": "a/b"}), &HeaderMap::new(), None)
+            .unwrap_err();
+        assert_eq!(bad_id[0].code, "invalid_id");
+    }
+
+    #[test]
+    fn configuration_is_checked_up_front() {
+        let problems = Extraction::new("conversationId", "/p~2", "header:bad header").unwrap_err();
+        let keys: Vec<_> = problems.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, vec!["conversation_id", "participant_id", "event_id"]);
+    }
+}
