@@ -8,9 +8,10 @@
 //! - [`webhook`] holds what is pure about incoming webhooks (signature schemes);
 //! - [`simulator`] is a stateful fake of Genesys Cloud for tests, the demo and benchmarks.
 
+pub mod bench;
 pub mod cli;
 pub mod config;
-pub mod delivery;
+pub mod queue;
 pub mod genesys;
 pub mod http;
 pub mod simulator;

@@ -113,11 +113,7 @@ fn check_config(options: &LoadOptions) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match config::load(options) {
         Ok(settings) => {
-            writeln!(
-                out,
-                "configuration OK (profile {})\n{settings:#?}",
-                settings.profile
-            )?;
+            write!(out, "{}", cli::check_config::summary(&settings))?;
             Ok(ExitCode::SUCCESS)
         }
         Err(ConfigError::Invalid(problems)) => {

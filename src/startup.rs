@@ -9,11 +9,20 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Settings, SimulatorSettings, describe_source};
-use crate::delivery::{DirectDelivery, Dispatcher};
+use crate::queue::{Queue, StoreError};
 use crate::genesys::{BuildError, Endpoints, GenesysClient};
 use crate::simulator::{NewConversation, NewParticipant, RunningSimulator, SimConfig, Simulator};
 use crate::webhook::intake::Intake;
 use crate::webhook::signature::Scheme;
+
+/// The ops API's credentials, as the HTTP layer checks them.
+#[derive(Clone, Debug, Default)]
+pub struct AdminAccess {
+    /// SHA-256 of the admin token; `None` disables the ops API.
+    pub token_digest: Option<Vec<u8>>,
+    /// Whether `/deliveries` shows attribute values (customer data) or only keys.
+    pub show_values: bool,
+}
 
 pub type Clock = Arc<dyn Fn() -> time::OffsetDateTime + Send + Sync>;
 
@@ -23,7 +32,8 @@ pub struct AppState {
     pub profile: String,
     pub genesys: GenesysClient,
     pub intake: Arc<Intake>,
-    pub dispatcher: Dispatcher,
+    pub queue: Queue,
+    pub admin: AdminAccess,
     pub max_body_bytes: usize,
     /// Wall-clock time for signature timestamps; tests replace it to replay published vectors.
     pub clock: Clock,
@@ -42,6 +52,8 @@ pub enum StartupError {
     Simulator(std::io::Error),
     #[error(transparent)]
     Client(#[from] BuildError),
+    #[error("cannot open the store: {0}")]
+    Store(#[from] StoreError),
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -110,7 +122,16 @@ impl Application {
             tracing::warn!("no sources are configured: every webhook will be answered 404");
         }
         let intake = Arc::new(Intake::new(settings.sources));
-        let dispatcher = Dispatcher::Direct(DirectDelivery::new(genesys.clone()));
+        let queue = Queue::open(settings.queue.clone()).await?;
+        tracing::info!(backend = queue.backend(), dir = %settings.queue.data_dir.display(), "store open");
+        let admin = AdminAccess {
+            token_digest: settings.admin.token.as_ref().map(|t| {
+                use secrecy::ExposeSecret;
+                use sha2::Digest;
+                sha2::Sha256::digest(t.expose_secret().as_bytes()).to_vec()
+            }),
+            show_values: settings.admin.show_values,
+        };
         let addr = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&addr)
             .await
@@ -121,7 +142,8 @@ impl Application {
                 profile: settings.profile,
                 genesys,
                 intake,
-                dispatcher,
+                queue,
+                admin,
                 max_body_bytes: settings.server.max_body_bytes,
                 clock: Arc::new(time::OffsetDateTime::now_utc),
                 shutdown,
@@ -155,7 +177,7 @@ impl Application {
     /// the grace period.
     pub async fn run(self) -> Result<(), StartupError> {
         let shutdown = self.state.shutdown.clone();
-        let dispatcher = self.state.dispatcher.clone();
+        let workers = self.state.queue.start(self.state.genesys.clone(), shutdown.clone());
         let router = crate::http::router(self.state, self.request_timeout);
         let grace = self.shutdown_grace;
         let serve = axum::serve(self.listener, router)
@@ -170,7 +192,8 @@ impl Application {
                 Ok(())
             }
         };
-        dispatcher.drain(grace).await;
+        // Workers finish what they hold (bounded by the same grace period); the rest stays in the store.
+        let _ = workers.await;
         if let Some(sim) = self.simulator {
             sim.shutdown().await;
         }

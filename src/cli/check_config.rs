@@ -58,6 +58,21 @@ pub fn summary(settings: &Settings) -> String {
             None => "unlimited".to_owned(),
         }
     );
+    let q = &settings.queue;
+    let _ = writeln!(
+        out,
+        "queue       store {} · {} workers · retries for {:?} · idempotency window {:?}",
+        q.data_dir.display(),
+        q.workers,
+        q.retry.horizon,
+        q.idempotency_window
+    );
+    let _ = writeln!(
+        out,
+        "admin       ops API {} (token [redacted]); attribute values {}",
+        if settings.admin.token.is_some() { "enabled" } else { "disabled: no admin.token" },
+        if settings.admin.show_values { "shown" } else { "hidden" }
+    );
     if let Some(sim) = &settings.simulator {
         let _ = writeln!(
             out,

@@ -38,6 +38,7 @@ pub(super) struct RawRetry {
 pub(super) struct RawRateLimit {
     requests_per_window: u32,
     window: String,
+    burst: u32,
 }
 
 pub(super) fn settings(
@@ -95,6 +96,7 @@ pub(super) fn settings(
         limit: (raw.rate_limit.requests_per_window > 0)
             .then_some(raw.rate_limit.requests_per_window),
         window: problems.duration("genesys.rate_limit.window", &raw.rate_limit.window),
+        burst: raw.rate_limit.burst.max(1),
     };
     GenesysSettings { endpoints, client }
 }

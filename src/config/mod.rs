@@ -13,12 +13,15 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::genesys::{ClientSettings, Endpoints};
+use crate::queue::QueueSettings;
 use crate::webhook::mapping::Limits;
 use crate::webhook::source::Source;
 
 mod genesys;
+mod queue;
 mod sources;
 
+pub use queue::{AdminSettings, DEMO_ADMIN_TOKEN};
 pub use sources::{DEMO_SECRET, describe as describe_source};
 
 const DEFAULTS: &str = include_str!("../../config/default.toml");
@@ -64,6 +67,8 @@ struct RawConfig {
     log: RawLog,
     genesys: genesys::RawGenesys,
     limits: Limits,
+    queue: queue::RawQueue,
+    admin: queue::RawAdmin,
     simulator: RawSimulator,
     #[serde(default)]
     sources: BTreeMap<String, sources::RawSource>,
@@ -109,6 +114,8 @@ pub struct Settings {
     pub simulator: Option<SimulatorSettings>,
     /// The configured integrations, validated and ready to verify requests.
     pub sources: Vec<Source>,
+    pub queue: QueueSettings,
+    pub admin: AdminSettings,
 }
 
 #[derive(Clone, Debug)]
@@ -211,6 +218,8 @@ fn validate(raw: RawConfig, profile: &str) -> Result<Settings, ConfigError> {
     let genesys = genesys::settings(raw.genesys, simulator.is_some(), &mut problems);
     let production = profile == "production";
     let sources = sources::sources(raw.sources, raw.limits, production, &mut problems);
+    let queue = queue::queue(raw.queue, server.shutdown_grace, &mut problems);
+    let admin = queue::admin(raw.admin, production, &mut problems);
     if production && simulator.is_some() {
         problems.add(
             "simulator.enabled",
@@ -224,6 +233,8 @@ fn validate(raw: RawConfig, profile: &str) -> Result<Settings, ConfigError> {
         genesys,
         simulator,
         sources,
+        queue,
+        admin,
     })
 }
 

@@ -141,8 +141,14 @@ impl GenesysClient {
 
     /// Reads the conversation and chooses the participant to write to.
     pub async fn find_target(&self, id: &ConversationId) -> Result<Target, GenesysError> {
+        self.find_target_with(id, false).await
+    }
+
+    /// As [`find_target`](Self::find_target); `include_ended` also accepts an ended conversation
+    /// and participants who left.
+    pub async fn find_target_with(&self, id: &ConversationId, include_ended: bool) -> Result<Target, GenesysError> {
         let conversation = self.get_conversation(id).await?;
-        let participant = choose_participant(&conversation, &self.inner.purposes)?;
+        let participant = choose_participant(&conversation, &self.inner.purposes, include_ended)?;
         let participant_id = ParticipantId::parse(participant.id.clone()).map_err(|e| {
             GenesysError::InvalidResponse {
                 operation: Operation::GetConversation,

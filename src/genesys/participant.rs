@@ -15,12 +15,14 @@ pub struct Target {
 
 /// Tries `purposes` in order; within a purpose, the most recently joined present participant
 /// wins (Genesys lists participants in the order they joined, so after a transfer the new leg is
-/// last).
+/// last). With `include_ended`, an ended conversation is no error and participants who left
+/// count too (for writing data after the call, where that is wanted).
 pub fn choose_participant<'c>(
     conversation: &'c Conversation,
     purposes: &[String],
+    include_ended: bool,
 ) -> Result<&'c Participant, GenesysError> {
-    if conversation.is_ended() {
+    if conversation.is_ended() && !include_ended {
         return Err(GenesysError::ConversationEnded {
             conversation_id: conversation.id.clone(),
         });
@@ -32,7 +34,7 @@ pub fn choose_participant<'c>(
                 .participants
                 .iter()
                 .rev()
-                .find(|p| p.is_present() && p.purpose.as_deref() == Some(purpose.as_str()))
+                .find(|p| (include_ended || p.is_present()) && p.purpose.as_deref() == Some(purpose.as_str()))
         })
         .ok_or_else(|| GenesysError::NoParticipant {
             conversation_id: conversation.id.clone(),
@@ -73,7 +75,7 @@ mod tests {
             ],
         );
         assert_eq!(
-            choose_participant(&c, &purposes(&["customer"])).unwrap().id,
+            choose_participant(&c, &purposes(&["customer"]), false).unwrap().id,
             "cust"
         );
     }
@@ -84,7 +86,7 @@ mod tests {
             false,
             &[("ext", "external", true), ("agent", "agent", true)],
         );
-        let chosen = choose_participant(&c, &purposes(&["customer", "external"])).unwrap();
+        let chosen = choose_participant(&c, &purposes(&["customer", "external"]), false).unwrap();
         assert_eq!(chosen.id, "ext");
     }
 
@@ -95,7 +97,7 @@ mod tests {
             &[("first", "customer", true), ("second", "customer", true)],
         );
         assert_eq!(
-            choose_participant(&c, &purposes(&["customer"])).unwrap().id,
+            choose_participant(&c, &purposes(&["customer"]), false).unwrap().id,
             "second"
         );
     }
@@ -104,7 +106,7 @@ mod tests {
     fn reports_an_ended_conversation_and_a_missing_participant() {
         let ended = conversation(true, &[("cust", "customer", false)]);
         assert!(matches!(
-            choose_participant(&ended, &purposes(&["customer"])),
+            choose_participant(&ended, &purposes(&["customer"]), false),
             Err(GenesysError::ConversationEnded { .. })
         ));
         let agents_only = conversation(
@@ -112,10 +114,12 @@ mod tests {
             &[("agent", "agent", true), ("gone", "customer", false)],
         );
         let err =
-            choose_participant(&agents_only, &purposes(&["customer", "external"])).unwrap_err();
+            choose_participant(&agents_only, &purposes(&["customer", "external"]), false).unwrap_err();
         assert_eq!(
             err.to_string(),
             "conversation c1 has no present participant with purpose customer or external"
         );
+        let chosen = choose_participant(&ended, &purposes(&["customer"]), true).unwrap();
+        assert_eq!(chosen.id, "cust", "after the call, when asked to");
     }
 }

@@ -6,6 +6,10 @@
 //! whatever the network delay, for any server that counts arrivals in a rolling window. Waiters are
 //! served first come, first served (tokio's semaphore is fair): callers wait their turn, they do
 //! not fail.
+//!
+//! Requests are also *paced*: after a burst of `burst`, one per `window / limit` (GCRA). A budget
+//! spent evenly keeps work waiting in the durable queue, where a participant's updates merge
+//! into one PATCH, instead of spending the whole minute's budget in the first second.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +23,8 @@ use tokio::time::Instant;
 pub struct RateBudgetSettings {
     pub limit: Option<u32>,
     pub window: Duration,
+    /// Requests that may start at once before pacing applies (at most `limit`).
+    pub burst: u32,
 }
 
 impl Default for RateBudgetSettings {
@@ -26,13 +32,23 @@ impl Default for RateBudgetSettings {
         Self {
             limit: Some(300),
             window: Duration::from_secs(60),
+            burst: 10,
         }
     }
+}
+
+/// GCRA state: the theoretical arrival time of the next request.
+#[derive(Debug)]
+struct Pace {
+    tat: tokio::sync::Mutex<Instant>,
+    interval: Duration,
+    tolerance: Duration,
 }
 
 #[derive(Clone, Debug)]
 pub struct RateBudget {
     slots: Option<Arc<Semaphore>>,
+    pace: Option<Arc<Pace>>,
     window: Duration,
     waited_nanos: Arc<AtomicU64>,
 }
@@ -50,6 +66,15 @@ impl RateBudget {
             slots: settings
                 .limit
                 .map(|n| Arc::new(Semaphore::new(n.max(1) as usize))),
+            pace: settings.limit.map(|n| {
+                let n = n.max(1);
+                let interval = settings.window / n;
+                Arc::new(Pace {
+                    tat: tokio::sync::Mutex::new(Instant::now()),
+                    interval,
+                    tolerance: interval * (settings.burst.clamp(1, n) - 1),
+                })
+            }),
             window: settings.window,
             waited_nanos: Arc::new(AtomicU64::new(0)),
         }
@@ -66,6 +91,14 @@ impl RateBudget {
         let started = Instant::now();
         // The semaphore is never closed, so acquiring only fails if it were; treat that as "no limit".
         let slot = Arc::clone(slots).acquire_owned().await.ok();
+        if let Some(pace) = &self.pace {
+            // Held while sleeping, so paced callers keep their order.
+            let mut tat = pace.tat.lock().await;
+            let now = Instant::now();
+            let allowed_at = tat.checked_sub(pace.tolerance).map_or(now, |at| at.max(now));
+            tokio::time::sleep_until(allowed_at).await;
+            *tat = (*tat).max(allowed_at) + pace.interval;
+        }
         let waited = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.waited_nanos.fetch_add(waited, Ordering::Relaxed);
         BudgetPermit {
@@ -105,6 +138,7 @@ mod tests {
         let budget = RateBudget::new(RateBudgetSettings {
             limit: Some(3),
             window: Duration::from_secs(60),
+            burst: 3,
         });
         let start = Instant::now();
         let mut starts = Vec::new();
@@ -123,6 +157,7 @@ mod tests {
         let budget = RateBudget::new(RateBudgetSettings {
             limit: Some(1),
             window: Duration::from_secs(10),
+            burst: 1,
         });
         let start = Instant::now();
         let permit = budget.acquire().await;
@@ -133,10 +168,28 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn after_a_burst_requests_are_paced_evenly() {
+        let budget = RateBudget::new(RateBudgetSettings {
+            limit: Some(300),
+            window: Duration::from_secs(60),
+            burst: 10,
+        });
+        let start = Instant::now();
+        let mut starts = Vec::new();
+        for _ in 0..15 {
+            drop(budget.acquire().await);
+            starts.push(start.elapsed().as_millis());
+        }
+        assert_eq!(&starts[..10], &[0; 10], "the burst goes at once");
+        assert_eq!(&starts[10..], &[200, 400, 600, 800, 1000], "then one per 60 s / 300");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_lifted_limit_never_waits() {
         let budget = RateBudget::new(RateBudgetSettings {
             limit: None,
             window: Duration::from_secs(60),
+            burst: 10,
         });
         let start = Instant::now();
         for _ in 0..10_000 {

@@ -1,5 +1,6 @@
 //! The HTTP surface: one router, one file per resource, problem+json for every error.
 
+pub mod deliveries;
 pub mod health;
 pub mod problem;
 pub mod webhooks;
@@ -22,6 +23,10 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
     let max_body = state.max_body_bytes;
     Router::new()
         .route("/webhooks/{source}", post(webhooks::receive))
+        .route("/deliveries", get(deliveries::list))
+        .route("/deliveries/replay", post(deliveries::replay_many))
+        .route("/deliveries/{id}", get(deliveries::get_one))
+        .route("/deliveries/{id}/replay", post(deliveries::replay_one))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .fallback(|| async { StatusCode::NOT_FOUND })
@@ -29,6 +34,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .layer(DefaultBodyLimit::max(max_body))
         .layer(
             ServiceBuilder::new()
+                .layer(axum::middleware::from_fn(drop_unusable_request_id))
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(TraceLayer::new_for_http().make_span_with(request_span))
                 .layer(PropagateRequestIdLayer::x_request_id())
@@ -39,6 +45,22 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
                     request_timeout,
                 )),
         )
+}
+
+/// Longest incoming `X-Request-Id` kept; a longer one is replaced.
+const MAX_REQUEST_ID: usize = 128;
+
+/// An incoming `X-Request-Id` is kept only if a person can read it and search logs for it
+/// (visible ASCII, not too long); otherwise the bridge makes its own.
+async fn drop_unusable_request_id(mut request: Request, next: axum::middleware::Next) -> axum::response::Response {
+    let usable = request
+        .headers()
+        .get(problem::REQUEST_ID_HEADER)
+        .map(|v| v.len() <= MAX_REQUEST_ID && !v.is_empty() && v.as_bytes().iter().all(|b| b.is_ascii_graphic()));
+    if usable == Some(false) {
+        request.headers_mut().remove(problem::REQUEST_ID_HEADER);
+    }
+    next.run(request).await
 }
 
 /// The path only: a query string can carry a credential (`?code=`).

@@ -90,8 +90,7 @@ pub async fn finish(request: Request, next: Next) -> Response {
     let request_id = request
         .headers()
         .get(REQUEST_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let response = next.run(request).await;
     let problem = match response.extensions().get::<Problem>() {
         Some(problem) => problem.clone(),

@@ -4,12 +4,15 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use std::time::{Duration, SystemTime};
+
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::problem::Problem;
-use crate::delivery::DispatchError;
+use super::deliveries::DeliveryView;
+use crate::queue::{DeliveryId, Inserted, Status, StoreError};
 use crate::startup::AppState;
 use crate::webhook::intake::IntakeError;
 use crate::webhook::plan::plan;
@@ -34,7 +37,7 @@ pub async fn receive(
     };
     let prepared = state
         .intake
-        .prepare(&source, request, (state.clock)(), dry_run)
+        .prepare(&source, request, (state.clock)())
         .map_err(intake_problem)?;
     if dry_run {
         return Ok(Json(plan(&prepared, state.genesys.participant_purposes())).into_response());
@@ -51,17 +54,26 @@ pub async fn receive(
         )
             .into_response());
     }
-    let update = prepared.into_update();
-    let (conversation, keys): (String, Vec<String>) = (
-        update.conversation_id.to_string(),
-        update.attributes.keys().cloned().collect(),
-    );
-    let id = state
-        .dispatcher
-        .submit(update)
-        .await
-        .map_err(dispatch_problem)?;
+    if state.intake.is_replay(&prepared) {
+        return Err(intake_problem(IntakeError::Replay));
+    }
+    let job = prepared.into_job(SystemTime::now());
+    let conversation = job.conversation_id.clone();
+    let keys: Vec<String> = job.attributes.keys().cloned().collect();
+    let inserted = state.queue.enqueue(job).await.map_err(store_problem)?;
+    let id = inserted.id();
+    if let Inserted::Duplicate { status, .. } = inserted {
+        return Ok(duplicate(id, status));
+    }
     tracing::info!(delivery_id = %id, source, conversation_id = conversation, keys = keys.len(), "webhook accepted");
+    if let Some(wait) = prefer_wait(&headers) {
+        let waited = state.queue.wait(id, wait).await.map_err(store_problem)?;
+        if let Some(job) = waited.filter(|j| j.status.is_final()) {
+            let mut response = (StatusCode::OK, Json(DeliveryView::of(&job, state.admin.show_values))).into_response();
+            response.headers_mut().insert("preference-applied", HeaderValue::from_str(&format!("wait={}", wait.as_secs())).unwrap_or(HeaderValue::from_static("wait")));
+            return Ok(response);
+        }
+    }
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({ "status": "accepted", "delivery_id": id, "conversation_id": conversation, "attribute_keys": keys })),
@@ -69,12 +81,48 @@ pub async fn receive(
         .into_response())
 }
 
+fn duplicate(id: DeliveryId, status: Status) -> Response {
+    tracing::info!(delivery_id = %id, "duplicate webhook: answered with the original delivery");
+    (
+        StatusCode::OK,
+        Json(json!({ "status": "duplicate", "delivery_id": id, "delivery_status": status,
+                     "detail": "this event was already accepted; nothing new is sent to Genesys" })),
+    )
+        .into_response()
+}
+
+/// Longest `Prefer: wait` honoured: a request should not hold a connection for minutes.
+const MAX_WAIT: Duration = Duration::from_secs(30);
+
+/// RFC 7240 `Prefer: wait=N` (seconds), possibly among other preferences.
+fn prefer_wait(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split([',', ';']))
+        .find_map(|p| p.trim().strip_prefix("wait=").and_then(|n| n.trim().parse::<u64>().ok()))
+        .map(|secs| Duration::from_secs(secs).min(MAX_WAIT))
+        .filter(|d| !d.is_zero())
+}
+
+pub(super) fn store_problem(err: StoreError) -> Problem {
+    tracing::error!(error = %err, "the store failed");
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store-unavailable",
+        "Store unavailable",
+        "the webhook could not be stored, so it was not accepted; send it again",
+    )
+}
+
 /// `?dry_run=true|false|1|0` (absent or empty: false); other query parameters are left to the
 /// source's verifier (`query_key`).
 fn dry_run(query: Option<&str>) -> Result<bool, Problem> {
-    let Some(value) = query.unwrap_or("").split('&').find_map(|pair| {
-        pair.strip_prefix("dry_run")
-            .map(|rest| rest.strip_prefix('=').unwrap_or(rest))
+    let Some(value) = query.unwrap_or("").split('&').find_map(|pair| match pair.split_once('=') {
+        Some(("dry_run", value)) => Some(value),
+        None if pair == "dry_run" => Some(""),
+        _ => None,
     }) else {
         return Ok(false);
     };
@@ -133,7 +181,7 @@ pub(super) fn intake_problem(err: IntakeError) -> Problem {
             StatusCode::UNAUTHORIZED,
             "replay",
             "Replayed request",
-            "this signature was already accepted inside the timestamp tolerance window; send a fresh one",
+            "this signature was already accepted, for another event, inside the timestamp tolerance window",
         )
         .with("reason", "replay"),
         IntakeError::MalformedJson { line, column, .. } => {
@@ -158,17 +206,6 @@ pub(super) fn intake_problem(err: IntakeError) -> Problem {
     }
 }
 
-fn dispatch_problem(err: DispatchError) -> Problem {
-    match err {
-        DispatchError::ShuttingDown => Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "shutting-down",
-            "Shutting down",
-            err.to_string(),
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,5 +218,18 @@ mod tests {
         assert_eq!(dry_run(Some("dry_run")).ok(), Some(true));
         assert_eq!(dry_run(Some("dry_run=0")).ok(), Some(false));
         assert!(dry_run(Some("dry_run=maybe")).is_err());
+        assert_eq!(dry_run(Some("dry_run_id=7")).ok(), Some(false));
+    }
+
+    #[test]
+    fn prefer_wait_is_read_among_other_preferences_and_capped() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(prefer_wait(&headers), None);
+        headers.insert("prefer", HeaderValue::from_static("respond-async, wait=5"));
+        assert_eq!(prefer_wait(&headers), Some(Duration::from_secs(5)));
+        headers.insert("prefer", HeaderValue::from_static("wait=3600"));
+        assert_eq!(prefer_wait(&headers), Some(MAX_WAIT));
+        headers.insert("prefer", HeaderValue::from_static("wait=soon"));
+        assert_eq!(prefer_wait(&headers), None);
     }
 }

@@ -5,6 +5,8 @@ use axum::http::{HeaderMap, HeaderName};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::mapping::FieldError;
+use super::pointer::Pointer;
 use crate::genesys::{ConversationId, ParticipantId};
 
 /// Where the sender's event id comes from (used to de-duplicate retries).
@@ -30,14 +32,6 @@ pub struct EventIds {
     pub event_id: Option<String>,
 }
 
-/// One problem with one place in the payload; the same shape as mapping errors.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct FieldProblem {
-    pub pointer: String,
-    pub code: &'static str,
-    pub message: String,
-}
-
 /// Event ids longer than this are refused: they are stored and compared on every request.
 const MAX_EVENT_ID_CHARS: usize = 256;
 
@@ -52,7 +46,7 @@ impl Extraction {
     ) -> Result<Self, Vec<(String, String)>> {
         let mut problems = Vec::new();
         let mut pointer = |key: &str, value: &str| {
-            if let Err(message) = check_pointer(value) {
+            if let Err(message) = Pointer::parse(value) {
                 problems.push((key.to_owned(), message));
             }
             value.to_owned()
@@ -100,7 +94,7 @@ impl Extraction {
         body: &Value,
         headers: &HeaderMap,
         scheme_event_id: Option<&str>,
-    ) -> Result<EventIds, Vec<FieldProblem>> {
+    ) -> Result<EventIds, Vec<FieldError>> {
         let mut problems = Vec::new();
         let conversation_id = match required_string(body, &self.conversation_id) {
             Ok(raw) => ConversationId::parse(raw)
@@ -143,7 +137,7 @@ impl Extraction {
         if let Some(id) = &event_id
             && id.chars().count() > MAX_EVENT_ID_CHARS
         {
-            problems.push(FieldProblem {
+            problems.push(FieldError {
                 pointer: self.event_id_location(),
                 code: "event_id_too_long",
                 message: format!("the event id is longer than {MAX_EVENT_ID_CHARS} characters"),
@@ -168,10 +162,10 @@ impl Extraction {
     }
 }
 
-fn required_string<'v>(body: &'v Value, pointer: &str) -> Result<&'v str, FieldProblem> {
+fn required_string<'v>(body: &'v Value, pointer: &str) -> Result<&'v str, FieldError> {
     match body.pointer(pointer) {
         Some(Value::String(s)) => Ok(s),
-        None | Some(Value::Null) => Err(FieldProblem {
+        None | Some(Value::Null) => Err(FieldError {
             pointer: pointer.to_owned(),
             code: "missing",
             message: format!("the conversation id is required at {pointer}"),
@@ -180,15 +174,15 @@ fn required_string<'v>(body: &'v Value, pointer: &str) -> Result<&'v str, FieldP
     }
 }
 
-fn invalid(pointer: &str, message: String) -> FieldProblem {
-    FieldProblem {
+fn invalid(pointer: &str, message: String) -> FieldError {
+    FieldError {
         pointer: pointer.to_owned(),
         code: "invalid_id",
         message,
     }
 }
 
-fn not_a_string(pointer: &str, value: &Value) -> FieldProblem {
+fn not_a_string(pointer: &str, value: &Value) -> FieldError {
     let kind = match value {
         Value::Bool(_) => "a boolean",
         Value::Number(_) => "a number",
@@ -196,29 +190,11 @@ fn not_a_string(pointer: &str, value: &Value) -> FieldProblem {
         Value::Object(_) => "an object",
         Value::Null | Value::String(_) => "not a string",
     };
-    FieldProblem {
+    FieldError {
         pointer: pointer.to_owned(),
         code: "not_a_string",
         message: format!("expected a string at {pointer}, found {kind}"),
     }
-}
-
-/// RFC 6901: "" (the whole document) or `/`-separated tokens where `~` appears only as `~0`/`~1`.
-pub fn check_pointer(pointer: &str) -> Result<(), String> {
-    if !pointer.is_empty() && !pointer.starts_with('/') {
-        return Err(format!(
-            "{pointer:?} is not a JSON pointer: it must start with '/'"
-        ));
-    }
-    let mut chars = pointer.chars();
-    while let Some(c) = chars.next() {
-        if c == '~' && !matches!(chars.next(), Some('0' | '1')) {
-            return Err(format!(
-                "{pointer:?} is not a JSON pointer: '~' must be written ~0 or ~1"
-            ));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

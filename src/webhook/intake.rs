@@ -1,18 +1,20 @@
 //! The intake pipeline, in the order that answers fastest and never parses unverified bytes:
-//! source → content type → signature → JSON → ids → mapping → replay check.
+//! source → content type → signature → JSON → ids → mapping; then (with the store) duplicate and
+//! replay checks.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::event::{EventIds, FieldProblem};
-use super::mapping::{Mapped, MappingErrors};
-use super::replay::ReplayGuard;
+use super::event::EventIds;
+use super::mapping::{FieldError, Mapped, MappingErrors};
+use super::replay::{ReplayGuard, Seen};
 use super::signature::{IncomingRequest, SignatureError};
 use super::source::Source;
-use crate::delivery::{DeliveryId, Update};
+use crate::queue::{DeliveryId, NewJob};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IntakeError {
@@ -31,7 +33,7 @@ pub enum IntakeError {
         message: String,
     },
     #[error("the payload does not say which conversation it is about")]
-    InvalidEvent(Vec<FieldProblem>),
+    InvalidEvent(Vec<FieldError>),
     #[error(transparent)]
     Mapping(#[from] MappingErrors),
 }
@@ -42,18 +44,30 @@ pub struct Prepared {
     pub source: Arc<Source>,
     pub ids: EventIds,
     pub mapped: Mapped,
+    /// Hex SHA-256 of the raw body: the idempotency key when the sender gives no event id.
+    pub body_hash: String,
+    replay_key: Option<String>,
 }
 
 impl Prepared {
-    pub fn into_update(self) -> Update {
-        Update {
+    /// The sender's event id identifies a retry; lacking one, the exact bytes do.
+    pub fn idempotency_key(&self) -> String {
+        match &self.ids.event_id {
+            Some(id) => format!("{}:event:{id}", self.source.name()),
+            None => format!("{}:sha256:{}", self.source.name(), self.body_hash),
+        }
+    }
+
+    pub fn into_job(self, received_at: SystemTime) -> NewJob {
+        NewJob {
             id: DeliveryId::new(),
+            idempotency_key: self.idempotency_key(),
             source: self.source.name().to_owned(),
-            conversation_id: self.ids.conversation_id,
-            participant_id: self.ids.participant_id,
             event_id: self.ids.event_id,
+            conversation_id: self.ids.conversation_id.to_string(),
+            participant_id: self.ids.participant_id.map(|p| p.to_string()),
             attributes: self.mapped.attributes,
-            received_at: SystemTime::now(),
+            received_at,
         }
     }
 }
@@ -79,13 +93,12 @@ impl Intake {
         self.sources.get(name)
     }
 
-    /// Runs every check. A dry run is not remembered for replay detection: developers repeat it.
+    /// Runs every check but the replay check, which needs the store (see [`Intake::is_replay`]).
     pub fn prepare(
         &self,
         source_name: &str,
         request: IncomingRequest<'_>,
         now: OffsetDateTime,
-        dry_run: bool,
     ) -> Result<Prepared, IntakeError> {
         let source = self
             .sources
@@ -108,18 +121,28 @@ impl Intake {
             )
             .map_err(IntakeError::InvalidEvent)?;
         let mapped = source.mapping().apply(&body)?;
-        if !dry_run
-            && let Some(key) = &verified.proof().replay_key
-            && !self
-                .replays
-                .remember(source.name(), key, source.verifier().tolerance() * 2)
-        {
-            return Err(IntakeError::Replay);
-        }
+        let body_hash = hex::encode(Sha256::digest(verified.body()));
         Ok(Prepared {
             source: Arc::clone(source),
             ids,
             mapped,
+            body_hash,
+            replay_key: verified.proof().replay_key.clone(),
+        })
+    }
+
+    /// Whether this signature (or signed event id) was already seen inside twice the source's
+    /// timestamp tolerance for a *different* event — someone re-using a captured signature with
+    /// an altered, unsigned id. The same signature for the same event is let through: the store
+    /// answers it as a duplicate, even when the copies arrive together.
+    pub fn is_replay(&self, prepared: &Prepared) -> bool {
+        prepared.replay_key.as_ref().is_some_and(|key| {
+            self.replays.check(
+                prepared.source.name(),
+                key,
+                &prepared.idempotency_key(),
+                prepared.source.verifier().tolerance() * 2,
+            ) == Seen::OtherEvent
         })
     }
 }

@@ -27,7 +27,6 @@ mod apply;
 mod config;
 mod key;
 mod output;
-mod pointer;
 mod table;
 
 #[cfg(test)]

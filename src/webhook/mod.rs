@@ -7,6 +7,7 @@ pub mod event;
 pub mod intake;
 pub mod mapping;
 pub mod plan;
+pub(crate) mod pointer;
 pub mod replay;
 pub mod signature;
 pub mod source;

@@ -1,5 +1,6 @@
 //! Replay protection: a signature (or signed event id) seen again while its timestamp would still
-//! be accepted is a replay.
+//! be accepted, for a *different* event, is a replay. The same signature for the same event is a
+//! sender's retry (or a harmless copy): the durable store answers it as a duplicate.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -11,7 +12,19 @@ use tokio::time::Instant;
 /// tolerance window; the durable idempotency store (issue 4) closes that gap.
 #[derive(Debug, Default)]
 pub struct ReplayGuard {
-    seen: Mutex<HashMap<String, Instant>>,
+    /// replay key → (until when, the idempotency key of the event it was accepted for)
+    seen: Mutex<HashMap<String, (Instant, String)>>,
+}
+
+/// What a replay key says about a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Seen {
+    /// Not seen inside the window (now remembered).
+    First,
+    /// Seen, for the same event: a copy or a retry.
+    SameEvent,
+    /// Seen, for another event: someone re-used a captured signature.
+    OtherEvent,
 }
 
 /// Entries are swept when the map grows past this many, so memory follows the traffic of one
@@ -19,21 +32,21 @@ pub struct ReplayGuard {
 const SWEEP_AT: usize = 100_000;
 
 impl ReplayGuard {
-    /// Records `key` for `window`; `false` when it was already there (a replay).
-    pub fn remember(&self, source: &str, key: &str, window: Duration) -> bool {
+    /// Checks `key` and remembers it for `window` against the event (`idempotency_key`).
+    pub fn check(&self, source: &str, key: &str, idempotency_key: &str, window: Duration) -> Seen {
         let now = Instant::now();
         let Ok(mut seen) = self.seen.lock() else {
-            return true;
+            return Seen::First;
         };
         if seen.len() >= SWEEP_AT {
-            seen.retain(|_, expires| *expires > now);
+            seen.retain(|_, (expires, _)| *expires > now);
         }
-        let entry = seen.entry(format!("{source}\u{0}{key}")).or_insert(now);
-        if *entry > now {
-            return false;
+        let entry = seen.entry(format!("{source}\u{0}{key}")).or_insert((now, String::new()));
+        if entry.0 > now {
+            return if entry.1 == idempotency_key { Seen::SameEvent } else { Seen::OtherEvent };
         }
-        *entry = now + window;
-        true
+        *entry = (now + window, idempotency_key.to_owned());
+        Seen::First
     }
 }
 
@@ -45,16 +58,11 @@ mod tests {
     async fn a_key_seen_inside_its_window_is_a_replay() {
         let guard = ReplayGuard::default();
         let window = Duration::from_secs(600);
-        assert!(guard.remember("demo", "sig-1", window));
-        assert!(!guard.remember("demo", "sig-1", window));
-        assert!(
-            guard.remember("other", "sig-1", window),
-            "keys are per source"
-        );
+        assert_eq!(guard.check("demo", "sig-1", "evt-1", window), Seen::First);
+        assert_eq!(guard.check("demo", "sig-1", "evt-1", window), Seen::SameEvent);
+        assert_eq!(guard.check("demo", "sig-1", "evt-2", window), Seen::OtherEvent);
+        assert_eq!(guard.check("other", "sig-1", "evt-9", window), Seen::First, "keys are per source");
         tokio::time::sleep(window).await;
-        assert!(
-            guard.remember("demo", "sig-1", window),
-            "forgotten after the window"
-        );
+        assert_eq!(guard.check("demo", "sig-1", "evt-3", window), Seen::First, "forgotten after the window");
     }
 }

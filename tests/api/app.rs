@@ -24,6 +24,9 @@ port = 0
 [genesys]
 client_id = "sim-client"
 client_secret = "sim-secret"
+
+[admin]
+token = "test-admin-token-0123456789"
 "#;
 
 pub struct TestApp {
@@ -45,6 +48,13 @@ pub async fn spawn_app(sources: &str) -> TestApp {
 /// As [`spawn_app`], with `BRIDGE__…` environment overrides and, optionally, a fixed clock.
 pub async fn spawn_app_with(sources: &str, env: &[(&str, &str)], clock: Option<Clock>) -> TestApp {
     let config_dir = write_profile(&format!("{BASE_PROFILE}\n{sources}"));
+    // Each app has its own store, inside its throw-away config directory.
+    let data_dir = config_dir.join("data");
+    let mut env: Vec<(&str, &str)> = env.to_vec();
+    let data_dir_text = data_dir.to_string_lossy().into_owned();
+    if !env.iter().any(|(k, _)| *k == "BRIDGE__QUEUE__DATA_DIR") {
+        env.push(("BRIDGE__QUEUE__DATA_DIR", &data_dir_text));
+    }
     let settings = config::load(&LoadOptions {
         config_dir: config_dir.clone(),
         profile: "test".to_owned(),
@@ -151,6 +161,57 @@ impl TestApp {
         self.shutdown.cancel();
         if let Some(server) = self.server.take() {
             let _ = server.await;
+        }
+    }
+
+    /// Posts `body` to `url` with exactly `headers` (in order, repeats kept), as a sender would.
+    pub async fn post_raw(
+        &self,
+        url: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> reqwest::Response {
+        let mut request = self.http.post(url).body(body.to_vec());
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        request.send().await.expect("the bridge answers")
+    }
+
+    /// A live call `id` in the simulator; returns its customer's participant id.
+    pub fn call_with_customer(&self, id: &str) -> String {
+        let conversation = self
+            .simulator
+            .create_conversation(genesys_bridge::simulator::NewConversation::with_id(id));
+        conversation
+            .participants
+            .iter()
+            .find(|p| p.purpose == "customer")
+            .expect("default conversations have a customer")
+            .id
+            .clone()
+    }
+
+    /// The participant's attributes once a write has landed; panics after 5 s without one.
+    pub async fn landed_attributes(
+        &self,
+        conversation: &str,
+        participant: &str,
+    ) -> std::collections::BTreeMap<String, String> {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let found = self
+                .simulator
+                .participant_attributes(conversation, participant)
+                .filter(|a| !a.is_empty());
+            if let Some(found) = found {
+                return found;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no attributes landed on {conversation}/{participant} within 5 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
 }

@@ -3,9 +3,11 @@
 
 mod app;
 mod cli;
+mod delivery;
 mod genesys_client;
 mod health;
 mod helpers;
+mod readme;
 mod smoke;
 mod webhook_errors;
 mod webhook_mapping;

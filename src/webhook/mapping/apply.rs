@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use super::config::Unmapped;
 use super::key;
 use super::output::{FieldError, Mapped, MappingErrors};
-use super::pointer::escape;
+use crate::webhook::pointer::escape;
 use super::table::MappingTable;
 
 impl MappingTable {

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::config::{KeyRule, Limits, MappingConfig, Unmapped};
 use super::key;
-use super::pointer::Pointer;
+use crate::webhook::pointer::Pointer;
 
 /// A source's validated key-translation table: CRM fields (JSON) → Genesys participant
 /// attributes (string → string). Only [`MappingTable::new`] makes one, so holding one means the

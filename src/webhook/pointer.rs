@@ -10,14 +10,14 @@ use serde_json::{Map, Value};
 /// A valid pointer, kept both as written (it is already in canonical form once valid, so it is
 /// what error pointers are built from) and as unescaped reference tokens.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) struct Pointer {
+pub(crate) struct Pointer {
     text: String,
     tokens: Vec<String>,
 }
 
 impl Pointer {
     /// Parses `text`; `""` is the whole document.
-    pub(super) fn parse(text: &str) -> Result<Self, String> {
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
         if text.is_empty() {
             return Ok(Self {
                 text: String::new(),
@@ -46,23 +46,23 @@ impl Pointer {
         })
     }
 
-    pub(super) fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.text
     }
 
     /// The first reference token: the top-level field this pointer reads from.
-    pub(super) fn first(&self) -> Option<&str> {
+    pub(crate) fn first(&self) -> Option<&str> {
         self.tokens.first().map(String::as_str)
     }
 
     /// The value this pointer names inside `root`, if there is one.
-    pub(super) fn resolve<'a>(&self, root: &'a Value) -> Option<&'a Value> {
+    pub(crate) fn resolve<'a>(&self, root: &'a Value) -> Option<&'a Value> {
         walk(root, &self.tokens)
     }
 
     /// Like [`resolve`](Self::resolve) with an object as the root, which spares the caller
     /// holding the fields object both as a `Map` and as a `Value`.
-    pub(super) fn resolve_in<'a>(&self, root: &'a Map<String, Value>) -> Option<&'a Value> {
+    pub(crate) fn resolve_in<'a>(&self, root: &'a Map<String, Value>) -> Option<&'a Value> {
         let (first, rest) = self.tokens.split_first()?;
         walk(root.get(first)?, rest)
     }
@@ -95,7 +95,7 @@ fn unescape(token: &str) -> Result<String, &str> {
 }
 
 /// Escapes one object key as a reference token.
-pub(super) fn escape(key: &str) -> Cow<'_, str> {
+pub(crate) fn escape(key: &str) -> Cow<'_, str> {
     if key.contains(['~', '/']) {
         Cow::Owned(key.replace('~', "~0").replace('/', "~1"))
     } else {

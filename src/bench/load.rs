@@ -1,0 +1,80 @@
+//! A small HTTP/1.1 keep-alive client: cheap enough per request that the load generator leaves
+//! the CPU to the bridge on a 2-core machine.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::http::Method;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+use crate::webhook::signature::{SignRequest, Verifier};
+
+/// One webhook for conversation `conversation`, carrying `seq`.
+pub fn webhook(verifier: &Verifier, conversation: usize, seq: u64) -> anyhow::Result<Vec<u8>> {
+    let body = format!(r#"{{"conversationId":"bench-{conversation}","fields":{{"seq":"{seq}","tier":"gold"}}}}"#);
+    let event_id = format!("evt-{seq}");
+    let signed = verifier.sign(
+        &SignRequest { method: &Method::POST, path_and_query: "/webhooks/bench", body: body.as_bytes(), event_id: Some(&event_id) },
+        time::OffsetDateTime::now_utc(),
+    )?;
+    let mut request = format!("POST /webhooks/bench HTTP/1.1\r\nhost: bench\r\ncontent-type: application/json\r\ncontent-length: {}\r\n", body.len());
+    for (name, value) in signed.headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(&body);
+    Ok(request.into_bytes())
+}
+
+pub struct Connection {
+    stream: BufReader<TcpStream>,
+}
+
+impl Connection {
+    pub async fn open(addr: SocketAddr) -> anyhow::Result<Self> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Self { stream: BufReader::new(stream) })
+    }
+
+    /// Sends one request and reads the whole answer; the status and how long it took.
+    pub async fn send(&mut self, request: &[u8]) -> anyhow::Result<(u16, Duration)> {
+        let started = Instant::now();
+        self.stream.get_mut().write_all(request).await?;
+        let mut line = String::new();
+        self.stream.read_line(&mut line).await?;
+        let status: u16 = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let mut length = 0usize;
+        loop {
+            line.clear();
+            if self.stream.read_line(&mut line).await? == 0 {
+                anyhow::bail!("connection closed");
+            }
+            let header = line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; length];
+        self.stream.read_exact(&mut body).await?;
+        Ok((status, started.elapsed()))
+    }
+}
+
+pub fn unix_ms(time: SystemTime) -> f64 {
+    time.duration_since(SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}

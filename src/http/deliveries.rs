@@ -1,0 +1,198 @@
+//! The ops API: inspect deliveries, list them, replay dead letters. Behind the admin token.
+
+use std::time::SystemTime;
+
+use axum::Json;
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde::Serialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::problem::Problem;
+use super::webhooks::store_problem;
+use crate::queue::job::{LastError, to_ms};
+use crate::queue::{DeliveryId, Filter, Job, Replay, Status};
+use crate::startup::AppState;
+
+const DEFAULT_LIMIT: u32 = 50;
+const MAX_LIMIT: u32 = 500;
+
+/// A delivery as operators see it. Attribute values only when `admin.show_values` allows: they
+/// are customer data.
+#[derive(Debug, Serialize)]
+pub struct DeliveryView {
+    pub delivery_id: DeliveryId,
+    pub status: Status,
+    pub source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    pub conversation_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub participant_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivered_to: Option<String>,
+    pub attribute_keys: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<std::collections::BTreeMap<String, String>>,
+    pub attempts: u32,
+    /// Unix milliseconds.
+    pub received_at: i64,
+    pub updated_at: i64,
+    pub next_attempt_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<LastError>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dead_reason: Option<String>,
+}
+
+impl DeliveryView {
+    pub fn of(job: &Job, show_values: bool) -> Self {
+        Self {
+            delivery_id: job.id,
+            status: job.status,
+            source: job.source.clone(),
+            event_id: job.event_id.clone(),
+            conversation_id: job.conversation_id.clone(),
+            participant_id: job.participant_id.clone(),
+            delivered_to: job.delivered_to.clone(),
+            attribute_keys: job.attributes.keys().cloned().collect(),
+            attributes: show_values.then(|| job.attributes.clone()),
+            attempts: job.attempts,
+            received_at: to_ms(job.received_at),
+            updated_at: to_ms(job.updated_at),
+            next_attempt_at: (job.status == Status::Pending).then(|| to_ms(job.run_at)),
+            finished_at: job.finished_at.map(to_ms),
+            last_error: job.last_error.clone(),
+            dead_reason: job.dead_reason.clone(),
+        }
+    }
+}
+
+/// Proof that the request carried the admin bearer token.
+#[derive(Debug)]
+pub struct Admin;
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let unauthorized = |detail: &str| {
+            Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", detail.to_owned())
+        };
+        let Some(expected) = &state.admin.token_digest else {
+            return Err(unauthorized("the ops API is disabled: set admin.token (or admin.token_file)"));
+        };
+        let presented = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .ok_or_else(|| unauthorized("send Authorization: Bearer <admin.token>"))?;
+        // Digests first, so the comparison takes the same time whatever the length.
+        let digest = Sha256::digest(presented.as_bytes());
+        if bool::from(digest.as_slice().ct_eq(expected.as_slice())) {
+            Ok(Admin)
+        } else {
+            Err(unauthorized("the bearer token is not the admin token"))
+        }
+    }
+}
+
+pub async fn get_one(_: Admin, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<DeliveryView>, Problem> {
+    let id = parse_id(&id)?;
+    let job = state.queue.get(id).await.map_err(store_problem)?.ok_or_else(|| not_found(id))?;
+    Ok(Json(DeliveryView::of(&job, state.admin.show_values)))
+}
+
+pub async fn list(_: Admin, State(state): State<AppState>, RawQuery(query): RawQuery) -> Result<Json<serde_json::Value>, Problem> {
+    let params = Params::parse(query.as_deref())?;
+    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
+    let jobs = state.queue.list(&params.filter, limit, params.cursor).await.map_err(store_problem)?;
+    let next_cursor = (jobs.len() == limit as usize).then(|| jobs.last().map(|j| j.id)).flatten();
+    let items: Vec<DeliveryView> = jobs.iter().map(|j| DeliveryView::of(j, state.admin.show_values)).collect();
+    Ok(Json(json!({ "items": items, "next_cursor": next_cursor })))
+}
+
+pub async fn replay_one(_: Admin, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, Problem> {
+    let id = parse_id(&id)?;
+    let job = state.queue.get(id).await.map_err(store_problem)?.ok_or_else(|| not_found(id))?;
+    if job.status != Status::Dead {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "not-replayable",
+            "Not a dead letter",
+            format!("delivery {id} is {}; only dead letters are replayed", job.status.as_str()),
+        ));
+    }
+    let replayed = state.queue.replay(Replay::One(id)).await.map_err(store_problem)?;
+    tracing::info!(delivery_id = %id, "dead letter replayed");
+    Ok(Json(json!({ "replayed": replayed, "delivery_id": id })))
+}
+
+/// `POST /deliveries/replay?source=NAME`: every dead letter (of that source).
+pub async fn replay_many(_: Admin, State(state): State<AppState>, RawQuery(query): RawQuery) -> Result<Json<serde_json::Value>, Problem> {
+    let params = Params::parse(query.as_deref())?;
+    if params.filter.status.is_some_and(|s| s != Status::Dead) {
+        return Err(bad_param("status", "only dead letters are replayed: leave status out or say status=dead"));
+    }
+    let replayed = state.queue.replay(Replay::Matching(params.filter.clone())).await.map_err(store_problem)?;
+    tracing::info!(replayed, source = params.filter.source.as_deref(), at = to_ms(SystemTime::now()), "dead letters replayed in bulk");
+    Ok(Json(json!({ "replayed": replayed })))
+}
+
+#[derive(Debug, Default)]
+struct Params {
+    filter: Filter,
+    limit: Option<u32>,
+    cursor: Option<DeliveryId>,
+}
+
+impl Params {
+    fn parse(query: Option<&str>) -> Result<Self, Problem> {
+        let mut params = Params::default();
+        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            match name {
+                "status" => {
+                    params.filter.status = Some(Status::parse(value).ok_or_else(|| {
+                        bad_param("status", "status is one of pending, in_flight, delivered, dead")
+                    })?);
+                }
+                "source" => params.filter.source = Some(value.to_owned()),
+                "limit" => {
+                    let limit = value.parse::<u32>().ok().filter(|n| (1..=MAX_LIMIT).contains(n));
+                    params.limit = Some(limit.ok_or_else(|| bad_param("limit", &format!("limit is a number from 1 to {MAX_LIMIT}")))?);
+                }
+                "cursor" => {
+                    params.cursor = Some(DeliveryId::parse(value).ok_or_else(|| bad_param("cursor", "cursor is a delivery id from next_cursor"))?);
+                }
+                other => return Err(bad_param(other, "known parameters: status, source, limit, cursor")),
+            }
+        }
+        Ok(params)
+    }
+}
+
+fn bad_param(name: &str, detail: &str) -> Problem {
+    Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", "Invalid query parameter", detail.to_owned()).with("parameter", name)
+}
+
+fn parse_id(text: &str) -> Result<DeliveryId, Problem> {
+    DeliveryId::parse(text).ok_or_else(|| {
+        Problem::new(StatusCode::NOT_FOUND, "delivery-not-found", "No such delivery", format!("{text:?} is not a delivery id"))
+    })
+}
+
+fn not_found(id: DeliveryId) -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "delivery-not-found",
+        "No such delivery",
+        format!("no delivery {id} (finished deliveries are forgotten after queue.idempotency_window)"),
+    )
+}

@@ -1,0 +1,181 @@
+//! What the queue stores: jobs, their lifecycle, and the operations that move them along it.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+/// Identifies one accepted webhook's delivery. Time-ordered (UUIDv7): ids sort by arrival, which
+/// is what per-participant ordering and list cursors rely on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct DeliveryId(uuid::Uuid);
+
+impl DeliveryId {
+    pub fn new() -> Self {
+        Self(uuid::Uuid::now_v7())
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        uuid::Uuid::parse_str(text).ok().map(Self)
+    }
+}
+
+impl Default for DeliveryId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Display for DeliveryId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// pending → in_flight (leased) → delivered | dead; a retry or a replay goes back to pending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pending,
+    InFlight,
+    Delivered,
+    Dead,
+}
+
+impl Status {
+    pub const ALL: [Status; 4] = [Status::Pending, Status::InFlight, Status::Delivered, Status::Dead];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::InFlight => "in_flight",
+            Status::Delivered => "delivered",
+            Status::Dead => "dead",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Status::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, Status::Delivered | Status::Dead)
+    }
+}
+
+/// An accepted webhook, as the intake hands it to the queue.
+#[derive(Clone, Debug)]
+pub struct NewJob {
+    pub id: DeliveryId,
+    /// The sender's event id, or a hash of the raw body, prefixed with the source.
+    pub idempotency_key: String,
+    pub source: String,
+    pub event_id: Option<String>,
+    pub conversation_id: String,
+    pub participant_id: Option<String>,
+    pub attributes: BTreeMap<String, String>,
+    pub received_at: SystemTime,
+}
+
+impl NewJob {
+    /// Jobs with the same target are delivered in arrival order, never two at a time.
+    pub fn target(&self) -> String {
+        target(&self.conversation_id, self.participant_id.as_deref())
+    }
+}
+
+pub fn target(conversation_id: &str, participant_id: Option<&str>) -> String {
+    format!("{conversation_id}/{}", participant_id.unwrap_or("*"))
+}
+
+/// The last failure of a job, as operators see it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LastError {
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+}
+
+/// A stored job.
+#[derive(Clone, Debug, Serialize)]
+pub struct Job {
+    pub id: DeliveryId,
+    pub source: String,
+    pub event_id: Option<String>,
+    pub conversation_id: String,
+    pub participant_id: Option<String>,
+    pub attributes: BTreeMap<String, String>,
+    pub status: Status,
+    pub attempts: u32,
+    pub run_at: SystemTime,
+    pub received_at: SystemTime,
+    pub updated_at: SystemTime,
+    pub finished_at: Option<SystemTime>,
+    pub delivered_to: Option<String>,
+    pub last_error: Option<LastError>,
+    pub dead_reason: Option<String>,
+}
+
+impl Job {
+    pub fn target(&self) -> String {
+        target(&self.conversation_id, self.participant_id.as_deref())
+    }
+}
+
+/// The outcome of an insert: a new job, or the one already stored for the same idempotency key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inserted {
+    New(DeliveryId),
+    Duplicate { id: DeliveryId, status: Status },
+}
+
+impl Inserted {
+    pub fn id(&self) -> DeliveryId {
+        match self {
+            Inserted::New(id) | Inserted::Duplicate { id, .. } => *id,
+        }
+    }
+}
+
+/// How a delivery attempt ended, for the jobs it covered.
+#[derive(Clone, Debug)]
+pub enum Finish {
+    Delivered { ids: Vec<DeliveryId>, participant_id: String },
+    Retry { ids: Vec<DeliveryId>, run_at: SystemTime, error: LastError },
+    Dead { ids: Vec<DeliveryId>, reason: String, error: Option<LastError> },
+}
+
+/// Which jobs a listing or a bulk replay covers.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub status: Option<Status>,
+    pub source: Option<String>,
+}
+
+/// What a replay covers: one dead letter, or every dead letter matching a filter.
+#[derive(Clone, Debug)]
+pub enum Replay {
+    One(DeliveryId),
+    Matching(Filter),
+}
+
+/// Jobs claimed for one target, oldest first; `superseded` are keys a later, already delivered
+/// job wrote (an old job must not overwrite them).
+#[derive(Clone, Debug)]
+pub struct ClaimedGroup {
+    pub jobs: Vec<Job>,
+    pub superseded: Vec<String>,
+}
+
+pub fn to_ms(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+pub fn from_ms(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}

@@ -1,0 +1,166 @@
+//! Durable delivery: accepted means delivered.
+//!
+//! The intake commits each accepted webhook as a job ([`Queue::enqueue`] returns only after the
+//! commit; concurrent intakes share one transaction through the [`writer`]). Workers lease due
+//! jobs, deliver each participant's updates in arrival order — merged into one PATCH when several
+//! are due together — and record the outcome: delivered, retried later (backoff, or Genesys'
+//! `Retry-After`), or a dead letter kept for inspection and replay.
+
+pub mod job;
+mod participants;
+pub mod policy;
+mod sqlite;
+pub mod store;
+mod waiters;
+mod worker;
+pub mod writer;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use job::{DeliveryId, Filter, Inserted, Job, NewJob, Replay, Status};
+pub use policy::RetrySchedule;
+pub use store::{Store, StoreError};
+
+use participants::ParticipantCache;
+use waiters::Waiters;
+use writer::Writer;
+
+use crate::genesys::GenesysClient;
+
+#[derive(Clone, Debug)]
+pub struct QueueSettings {
+    /// Where the SQLite file lives.
+    pub data_dir: PathBuf,
+    /// Deliveries in flight at once.
+    pub workers: usize,
+    /// How long a leased job may stay in flight before it is due again.
+    pub lease: Duration,
+    /// How often idle workers look for retries that came due.
+    pub poll_interval: Duration,
+    pub retry: RetrySchedule,
+    pub write_ended_conversations: bool,
+    /// A duplicate event inside this window is answered with the original delivery.
+    pub idempotency_window: Duration,
+    /// How long dead letters are kept.
+    pub dead_retention: Duration,
+    /// Conversations whose participant is remembered.
+    pub participant_cache: usize,
+    /// How long in-flight deliveries may take to finish at shutdown.
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct Queue {
+    store: Arc<Store>,
+    writer: Writer,
+    waiters: Arc<Waiters>,
+    participants: Arc<ParticipantCache>,
+    settings: Arc<QueueSettings>,
+}
+
+impl Queue {
+    /// Opens the store, takes back leases a previous process left, and starts the writer.
+    pub async fn open(settings: QueueSettings) -> Result<Self, StoreError> {
+        let store = Store::open_sqlite(&settings.data_dir).await?;
+        let recovered = store.recover_leases().await?;
+        if recovered > 0 {
+            tracing::warn!(jobs = recovered, "took back jobs left in flight by a previous process");
+        }
+        let (writer, _task) = Writer::spawn(store.writer_connection().await?);
+        Ok(Self {
+            store: Arc::new(store),
+            writer,
+            waiters: Arc::new(Waiters::default()),
+            participants: Arc::new(ParticipantCache::new(settings.participant_cache)),
+            settings: Arc::new(settings),
+        })
+    }
+
+    /// Starts delivering through `genesys` until `shutdown`; the handle finishes once in-flight
+    /// deliveries are done (or the grace period is over).
+    pub fn start(&self, genesys: GenesysClient, shutdown: CancellationToken) -> JoinHandle<()> {
+        let deliverer = worker::Deliverer {
+            writer: self.writer.clone(),
+            genesys,
+            participants: Arc::clone(&self.participants),
+            waiters: Arc::clone(&self.waiters),
+            settings: Arc::clone(&self.settings),
+        };
+        tokio::spawn(self.clone().purge_periodically(shutdown.clone()));
+        tokio::spawn(worker::run(deliverer, shutdown))
+    }
+
+    /// Commits `job`; answers only once it is on disk, or with the job already stored under the
+    /// same idempotency key.
+    pub async fn enqueue(&self, job: NewJob) -> Result<Inserted, StoreError> {
+        self.writer.insert(job).await
+    }
+
+    /// Waits up to `timeout` for the delivery to be delivered or dead; returns it as it is then.
+    pub async fn wait(&self, id: DeliveryId, timeout: Duration) -> Result<Option<Job>, StoreError> {
+        let outcome = self.waiters.register(id);
+        if let Some(job) = self.store.get(id).await?
+            && job.status.is_final()
+        {
+            self.waiters.forget(id);
+            return Ok(Some(job));
+        }
+        let _ = tokio::time::timeout(timeout, outcome).await;
+        self.waiters.forget(id);
+        self.store.get(id).await
+    }
+
+    pub async fn get(&self, id: DeliveryId) -> Result<Option<Job>, StoreError> {
+        self.store.get(id).await
+    }
+
+    /// The job stored under an idempotency key, if any.
+    pub async fn find(&self, idempotency_key: &str) -> Result<Option<Job>, StoreError> {
+        self.store.find(idempotency_key).await
+    }
+
+    pub async fn list(&self, filter: &Filter, limit: u32, before: Option<DeliveryId>) -> Result<Vec<Job>, StoreError> {
+        self.store.list(filter, limit, before).await
+    }
+
+    /// Dead letters back to pending; how many.
+    pub async fn replay(&self, which: Replay) -> Result<u64, StoreError> {
+        self.writer.replay(which).await
+    }
+
+    pub async fn counts(&self) -> Result<Vec<(Status, u64)>, StoreError> {
+        self.store.counts().await
+    }
+
+    pub async fn check_writable(&self) -> Result<(), StoreError> {
+        self.store.check_writable().await
+    }
+
+    pub fn backend(&self) -> &'static str {
+        self.store.backend()
+    }
+
+    async fn purge_periodically(self, shutdown: CancellationToken) {
+        loop {
+            let now = SystemTime::now();
+            match self
+                .store
+                .purge(now - self.settings.idempotency_window, now - self.settings.dead_retention)
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(jobs = n, "forgot finished jobs past their retention"),
+                Err(err) => tracing::warn!(error = %err, "purge failed"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                () = shutdown.cancelled() => return,
+            }
+        }
+    }
+}

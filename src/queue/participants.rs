@@ -1,0 +1,41 @@
+//! Conversation → participant, remembered for the conversation's life: a second webhook for the
+//! same call costs one PATCH, not a GET and a PATCH. Forgotten when Genesys says it changed.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::genesys::ParticipantId;
+
+#[derive(Debug)]
+pub struct ParticipantCache {
+    entries: Mutex<HashMap<String, ParticipantId>>,
+    capacity: usize,
+}
+
+impl ParticipantCache {
+    pub fn new(capacity: usize) -> Self {
+        Self { entries: Mutex::new(HashMap::new()), capacity: capacity.max(1) }
+    }
+
+    pub fn get(&self, conversation_id: &str) -> Option<ParticipantId> {
+        self.entries.lock().ok()?.get(conversation_id).cloned()
+    }
+
+    pub fn insert(&self, conversation_id: &str, participant: ParticipantId) {
+        if let Ok(mut entries) = self.entries.lock() {
+            // Calls end; an arbitrary old entry is as good as any to let go when full.
+            if entries.len() >= self.capacity
+                && let Some(victim) = entries.keys().next().cloned()
+            {
+                entries.remove(&victim);
+            }
+            entries.insert(conversation_id.to_owned(), participant);
+        }
+    }
+
+    pub fn forget(&self, conversation_id: &str) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.remove(conversation_id);
+        }
+    }
+}

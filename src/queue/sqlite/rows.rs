@@ -1,0 +1,45 @@
+//! Reading `deliveries` rows into [`Job`]s.
+
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use crate::queue::job::{DeliveryId, Job, LastError, Status, from_ms};
+use crate::queue::store::StoreError;
+
+pub(super) const COLUMNS: &str = "id, source, event_id, conversation_id, participant_id, attributes, status, attempts, \
+     run_at, received_at, updated_at, finished_at, delivered_to, last_error, last_status, last_code, \
+     last_correlation_id, dead_reason";
+
+pub(super) fn job(row: &SqliteRow) -> Result<Job, StoreError> {
+    let id: String = row.try_get("id")?;
+    let status: String = row.try_get("status")?;
+    let attributes: String = row.try_get("attributes")?;
+    let last_error: Option<String> = row.try_get("last_error")?;
+    let attempts: i64 = row.try_get("attempts")?;
+    Ok(Job {
+        id: DeliveryId::parse(&id).ok_or_else(|| StoreError::Corrupt(format!("bad delivery id {id:?}")))?,
+        source: row.try_get("source")?,
+        event_id: row.try_get("event_id")?,
+        conversation_id: row.try_get("conversation_id")?,
+        participant_id: row.try_get("participant_id")?,
+        attributes: serde_json::from_str(&attributes)
+            .map_err(|e| StoreError::Corrupt(format!("attributes of {id}: {e}")))?,
+        status: Status::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status:?} of {id}")))?,
+        attempts: u32::try_from(attempts).unwrap_or(0),
+        run_at: from_ms(row.try_get("run_at")?),
+        received_at: from_ms(row.try_get("received_at")?),
+        updated_at: from_ms(row.try_get("updated_at")?),
+        finished_at: row.try_get::<Option<i64>, _>("finished_at")?.map(from_ms),
+        delivered_to: row.try_get("delivered_to")?,
+        last_error: match last_error {
+            Some(message) => Some(LastError {
+                message,
+                status: row.try_get::<Option<i64>, _>("last_status")?.and_then(|s| u16::try_from(s).ok()),
+                code: row.try_get("last_code")?,
+                correlation_id: row.try_get("last_correlation_id")?,
+            }),
+            None => None,
+        },
+        dead_reason: row.try_get("dead_reason")?,
+    })
+}

@@ -1,0 +1,129 @@
+//! The durable job store, as the rest of the queue sees it. SQLite is the embedded default; a
+//! PostgreSQL backend (several replicas) becomes another variant with the same operations.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use super::job::{ClaimedGroup, DeliveryId, Filter, Finish, Inserted, Job, NewJob, Replay, Status};
+use super::sqlite::SqliteStore;
+
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    #[error("the store holds data it cannot read: {0}")]
+    Corrupt(String),
+    #[error("the queue's writer has stopped")]
+    WriterStopped,
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        StoreError::Unavailable(err.to_string())
+    }
+}
+
+/// What one writer transaction does.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub inserts: Vec<NewJob>,
+    pub finishes: Vec<Finish>,
+    pub replays: Vec<Replay>,
+    pub claim: Option<ClaimRequest>,
+    /// Targets whose newly due jobs join a delivery already under way.
+    pub top_ups: Vec<(String, Duration)>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct ClaimRequest {
+    pub limit: u32,
+    pub lease: Duration,
+}
+
+#[derive(Debug, Default)]
+pub struct BatchResult {
+    /// One per insert, in order.
+    pub inserted: Vec<Inserted>,
+    /// Rows replayed, one per replay, in order.
+    pub replayed: Vec<u64>,
+    pub claimed: Vec<ClaimedGroup>,
+    /// One per top-up, in order.
+    pub topped_up: Vec<Vec<Job>>,
+}
+
+#[derive(Debug)]
+pub enum Store {
+    Sqlite(SqliteStore),
+}
+
+/// The writer's own connection.
+#[derive(Debug)]
+pub enum WriterConnection {
+    Sqlite(sqlx::SqliteConnection),
+}
+
+impl Store {
+    pub async fn open_sqlite(dir: &Path) -> Result<Self, StoreError> {
+        Ok(Store::Sqlite(SqliteStore::open(dir).await?))
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+        }
+    }
+
+    pub async fn writer_connection(&self) -> Result<WriterConnection, StoreError> {
+        match self {
+            Store::Sqlite(s) => Ok(WriterConnection::Sqlite(s.writer_connection().await?)),
+        }
+    }
+
+    pub async fn write_batch(conn: &mut WriterConnection, batch: &Batch) -> Result<BatchResult, StoreError> {
+        match conn {
+            WriterConnection::Sqlite(c) => SqliteStore::write_batch(c, batch).await,
+        }
+    }
+
+    pub async fn recover_leases(&self) -> Result<u64, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.recover_leases().await,
+        }
+    }
+
+    pub async fn get(&self, id: DeliveryId) -> Result<Option<Job>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.get(id).await,
+        }
+    }
+
+    pub async fn find(&self, idempotency_key: &str) -> Result<Option<Job>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.find(idempotency_key).await,
+        }
+    }
+
+    pub async fn list(&self, filter: &Filter, limit: u32, before: Option<DeliveryId>) -> Result<Vec<Job>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.list(filter, limit, before).await,
+        }
+    }
+
+    pub async fn counts(&self) -> Result<Vec<(Status, u64)>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.counts().await,
+        }
+    }
+
+    pub async fn purge(&self, delivered_before: SystemTime, dead_before: SystemTime) -> Result<u64, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.purge(delivered_before, dead_before).await,
+        }
+    }
+
+    pub async fn check_writable(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.check_writable().await,
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! The delivery loop: lease due jobs, write each participant's merged update to Genesys, record
+//! the outcome. Woken by every commit that adds jobs; otherwise it looks again every
+//! `poll_interval` for retries that came due.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use super::QueueSettings;
+use super::job::{ClaimedGroup, DeliveryId, Finish, LastError, Status};
+use super::participants::ParticipantCache;
+use super::policy::{Decision, decide};
+use super::store::ClaimRequest;
+use super::waiters::Waiters;
+use super::writer::Writer;
+use crate::genesys::{ConversationId, GenesysClient, GenesysError, ParticipantId};
+
+#[derive(Clone, Debug)]
+pub(super) struct Deliverer {
+    pub writer: Writer,
+    pub genesys: GenesysClient,
+    pub participants: Arc<ParticipantCache>,
+    pub waiters: Arc<Waiters>,
+    pub settings: Arc<QueueSettings>,
+}
+
+/// Runs until `shutdown`; then waits (up to `grace`) for deliveries under way. Jobs it did not
+/// finish stay leased and are taken back at the next start.
+pub(super) async fn run(deliverer: Deliverer, shutdown: CancellationToken) {
+    let slots = Arc::new(Semaphore::new(deliverer.settings.workers.max(1)));
+    let tasks = TaskTracker::new();
+    loop {
+        let first = tokio::select! {
+            permit = Arc::clone(&slots).acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
+            () = shutdown.cancelled() => break,
+        };
+        let mut permits = vec![first];
+        while let Ok(p) = Arc::clone(&slots).try_acquire_owned() {
+            permits.push(p);
+        }
+        let wanted = permits.len();
+        let claimed = deliverer
+            .writer
+            .claim(ClaimRequest { limit: u32::try_from(wanted).unwrap_or(u32::MAX), lease: deliverer.settings.lease })
+            .await;
+        let groups = match claimed {
+            Ok(groups) => groups,
+            Err(err) => {
+                tracing::error!(error = %err, "cannot lease jobs; trying again shortly");
+                Vec::new()
+            }
+        };
+        let idle = groups.len() < wanted;
+        for (group, permit) in groups.into_iter().zip(permits.drain(..)) {
+            let deliverer = deliverer.clone();
+            tasks.spawn(deliver(deliverer, group, permit));
+        }
+        drop(permits);
+        if idle {
+            tokio::select! {
+                () = deliverer.writer.arrivals.notified() => {}
+                () = tokio::time::sleep(deliverer.settings.poll_interval) => {}
+                () = shutdown.cancelled() => break,
+            }
+        }
+    }
+    tasks.close();
+    if tokio::time::timeout(deliverer.settings.shutdown_grace, tasks.wait()).await.is_err() {
+        tracing::warn!(unfinished = tasks.len(), "deliveries still under way at the deadline stay leased and resume at the next start");
+    }
+}
+
+/// One target's due jobs, merged in arrival order (later keys win) into one PATCH.
+async fn deliver(d: Deliverer, group: ClaimedGroup, _slot: OwnedSemaphorePermit) {
+    let Some(first) = group.jobs.first() else { return };
+    let mut ids: Vec<DeliveryId> = group.jobs.iter().map(|j| j.id).collect();
+    let span = tracing::info_span!(
+        "delivery", delivery_id = %first.id, jobs = ids.len(), source = %first.source,
+        conversation_id = %first.conversation_id
+    );
+    let mut attributes = BTreeMap::new();
+    for job in &group.jobs {
+        attributes.extend(job.attributes.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    for key in &group.superseded {
+        attributes.remove(key);
+    }
+    let attempts = group.jobs.iter().map(|j| j.attempts).max().unwrap_or(1);
+    let received_at = group.jobs.iter().map(|j| j.received_at).min().unwrap_or_else(SystemTime::now);
+    let explicit = first.participant_id.clone();
+    let conversation = first.conversation_id.clone();
+    let target = first.target();
+    async move {
+        let outcome = write(&d, &conversation, explicit.as_deref(), &target, &mut ids, &mut attributes).await;
+        let (finish, status) = match outcome {
+            Ok(participant) => {
+                tracing::info!(participant_id = %participant, keys = attributes.len(), "delivered");
+                (Finish::Delivered { ids: ids.clone(), participant_id: participant }, Some(Status::Delivered))
+            }
+            Err(err) => {
+                if matches!(&err, GenesysError::Api { failure, .. } if matches!(failure.status, 404 | 409)) {
+                    d.participants.forget(&conversation);
+                }
+                let error = LastError {
+                    message: err.to_string(),
+                    status: err.status(),
+                    code: err.code().map(str::to_owned),
+                    correlation_id: err.correlation_id().map(str::to_owned),
+                };
+                match decide(&err, attempts, received_at, SystemTime::now(), &d.settings.retry) {
+                    Decision::Retry { at } => {
+                        tracing::warn!(attempts, status = err.status(), code = err.code(), correlation_id = err.correlation_id(),
+                            retry_in_ms = at.duration_since(SystemTime::now()).map_or(0, |w| w.as_millis() as u64),
+                            error = %err, "delivery failed; will retry");
+                        (Finish::Retry { ids: ids.clone(), run_at: at, error }, None)
+                    }
+                    Decision::Dead { reason } => {
+                        tracing::error!(attempts, status = err.status(), code = err.code(), correlation_id = err.correlation_id(),
+                            reason = %reason, "delivery failed for good: dead letter");
+                        (Finish::Dead { ids: ids.clone(), reason, error: Some(error) }, Some(Status::Dead))
+                    }
+                }
+            }
+        };
+        if let Err(err) = d.writer.finish(finish).await {
+            // The lease runs out and the jobs are delivered again: at least once, never lost.
+            tracing::error!(error = %err, "cannot record the outcome; the jobs will be retried when their lease expires");
+            return;
+        }
+        if let Some(status) = status {
+            d.waiters.notify(&ids, status);
+        }
+    }
+    .instrument(span)
+    .await;
+}
+
+/// Writes `attributes`; returns the participant written to. After a participant lookup (the
+/// slow first contact with a call) the target's newly due jobs join in: `ids` and `attributes`
+/// grow, later values winning.
+async fn write(
+    d: &Deliverer,
+    conversation: &str,
+    explicit: Option<&str>,
+    target: &str,
+    ids: &mut Vec<DeliveryId>,
+    attributes: &mut BTreeMap<String, String>,
+) -> Result<String, GenesysError> {
+    let invalid = |e: crate::genesys::InvalidId| GenesysError::InvalidResponse {
+        operation: crate::genesys::Operation::PatchAttributes,
+        message: format!("stored id is not valid: {e}"),
+        correlation_id: None,
+    };
+    let conversation_id = ConversationId::parse(conversation).map_err(invalid)?;
+    let participant = match explicit {
+        Some(id) => ParticipantId::parse(id).map_err(invalid)?,
+        None => match d.participants.get(conversation) {
+            Some(cached) => cached,
+            None => {
+                let found = d.genesys.find_target_with(&conversation_id, d.settings.write_ended_conversations).await?;
+                d.participants.insert(conversation, found.participant_id.clone());
+                match d.writer.top_up(target.to_owned(), d.settings.lease).await {
+                    Ok(later) => {
+                        for job in later {
+                            ids.push(job.id);
+                            attributes.extend(job.attributes);
+                        }
+                    }
+                    // Not fatal: those jobs simply go out in the next PATCH.
+                    Err(err) => tracing::warn!(error = %err, "could not add newer updates to this delivery"),
+                }
+                found.participant_id
+            }
+        },
+    };
+    if attributes.is_empty() {
+        // Everything this job carried was overwritten by a later delivery already.
+        return Ok(participant.to_string());
+    }
+    d.genesys.patch_participant_attributes(&conversation_id, &participant, attributes).await?;
+    Ok(participant.to_string())
+}

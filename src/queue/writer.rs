@@ -1,0 +1,157 @@
+//! The group-commit writer: one task owns the store's write connection and turns everything
+//! that is waiting — new jobs from every concurrent intake, delivery outcomes, replays, the
+//! workers' claims — into one transaction, one fsync. Durability then costs one commit per
+//! batch instead of one per webhook.
+
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use std::sync::Arc;
+
+use super::job::{ClaimedGroup, Finish, Inserted, Job, NewJob, Replay};
+use super::store::{Batch, ClaimRequest, Store, StoreError, WriterConnection};
+
+/// Most operations folded into one transaction.
+const MAX_BATCH: usize = 1_000;
+
+#[derive(Debug)]
+enum Op {
+    Insert(NewJob, oneshot::Sender<Result<Inserted, StoreError>>),
+    Finish(Finish, oneshot::Sender<Result<(), StoreError>>),
+    Replay(Replay, oneshot::Sender<Result<u64, StoreError>>),
+    Claim(ClaimRequest, oneshot::Sender<Result<Vec<ClaimedGroup>, StoreError>>),
+    TopUp(String, std::time::Duration, oneshot::Sender<Result<Vec<Job>, StoreError>>),
+}
+
+/// Cheap to clone; every clone feeds the same writer task.
+#[derive(Clone, Debug)]
+pub struct Writer {
+    ops: mpsc::Sender<Op>,
+    /// Signalled after a commit that added jobs: workers wake at once instead of polling.
+    pub(crate) arrivals: Arc<Notify>,
+}
+
+impl Writer {
+    /// Starts the writer task. It stops when every `Writer` clone is dropped, after writing what
+    /// it was given.
+    pub fn spawn(mut conn: WriterConnection) -> (Writer, tokio::task::JoinHandle<()>) {
+        let (tx, mut rx) = mpsc::channel::<Op>(16_384);
+        let arrivals = Arc::new(Notify::new());
+        let notify = Arc::clone(&arrivals);
+        let task = tokio::spawn(async move {
+            let mut ops = Vec::with_capacity(MAX_BATCH);
+            while rx.recv_many(&mut ops, MAX_BATCH).await > 0 {
+                let (size, started) = (ops.len(), std::time::Instant::now());
+                let added = commit(&mut conn, std::mem::take(&mut ops)).await;
+                tracing::debug!(ops = size, micros = started.elapsed().as_micros() as u64, "store batch committed");
+                if added {
+                    notify.notify_one();
+                }
+            }
+        });
+        (Writer { ops: tx, arrivals }, task)
+    }
+
+    /// Returns once the job is committed (or found to be a duplicate).
+    pub async fn insert(&self, job: NewJob) -> Result<Inserted, StoreError> {
+        self.call(|reply| Op::Insert(job, reply)).await
+    }
+
+    pub async fn finish(&self, finish: Finish) -> Result<(), StoreError> {
+        self.call(|reply| Op::Finish(finish, reply)).await
+    }
+
+    pub async fn replay(&self, which: Replay) -> Result<u64, StoreError> {
+        self.call(|reply| Op::Replay(which, reply)).await
+    }
+
+    pub async fn claim(&self, request: ClaimRequest) -> Result<Vec<ClaimedGroup>, StoreError> {
+        self.call(|reply| Op::Claim(request, reply)).await
+    }
+
+    /// Leases `target`'s jobs that became due while its delivery was under way, so they go out
+    /// in the same PATCH.
+    pub async fn top_up(&self, target: String, lease: std::time::Duration) -> Result<Vec<Job>, StoreError> {
+        self.call(|reply| Op::TopUp(target, lease, reply)).await
+    }
+
+    async fn call<T>(&self, op: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Op) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.ops.send(op(reply)).await.map_err(|_| StoreError::WriterStopped)?;
+        answer.await.map_err(|_| StoreError::WriterStopped)?
+    }
+}
+
+/// Writes one batch and answers every waiting caller; `true` when new jobs were committed.
+async fn commit(conn: &mut WriterConnection, ops: Vec<Op>) -> bool {
+    let mut batch = Batch::default();
+    let (mut inserts, mut finishes, mut replays, mut claims) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut top_ups = Vec::new();
+    for op in ops {
+        match op {
+            Op::Insert(job, reply) => {
+                batch.inserts.push(job);
+                inserts.push(reply);
+            }
+            Op::Finish(finish, reply) => {
+                batch.finishes.push(finish);
+                finishes.push(reply);
+            }
+            Op::Replay(which, reply) => {
+                batch.replays.push(which);
+                replays.push(reply);
+            }
+            Op::TopUp(target, lease, reply) => {
+                batch.top_ups.push((target, lease));
+                top_ups.push(reply);
+            }
+            Op::Claim(request, reply) => {
+                // Claims in one batch are merged: the store leases up to their total.
+                let merged = batch.claim.map_or(request.limit, |c| c.limit + request.limit);
+                batch.claim = Some(ClaimRequest { limit: merged, ..request });
+                claims.push((request.limit, reply));
+            }
+        }
+    }
+    match Store::write_batch(conn, &batch).await {
+        Ok(result) => {
+            let added = result.inserted.iter().any(|i| matches!(i, Inserted::New(_))) || result.replayed.iter().any(|n| *n > 0);
+            for (reply, inserted) in inserts.into_iter().zip(result.inserted) {
+                let _ = reply.send(Ok(inserted));
+            }
+            for reply in finishes {
+                let _ = reply.send(Ok(()));
+            }
+            for (reply, n) in replays.into_iter().zip(result.replayed) {
+                let _ = reply.send(Ok(n));
+            }
+            for (reply, jobs) in top_ups.into_iter().zip(result.topped_up) {
+                let _ = reply.send(Ok(jobs));
+            }
+            let mut groups = result.claimed.into_iter();
+            for (limit, reply) in claims {
+                let share: Vec<ClaimedGroup> = groups.by_ref().take(limit as usize).collect();
+                let _ = reply.send(Ok(share));
+            }
+            added
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "store write failed; the batch was not committed");
+            for reply in inserts {
+                let _ = reply.send(Err(err.clone()));
+            }
+            for reply in finishes {
+                let _ = reply.send(Err(err.clone()));
+            }
+            for reply in replays {
+                let _ = reply.send(Err(err.clone()));
+            }
+            for (_, reply) in claims {
+                let _ = reply.send(Err(err.clone()));
+            }
+            for reply in top_ups {
+                let _ = reply.send(Err(err.clone()));
+            }
+            false
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! The README's source examples are configuration that loads, not prose that drifts.
+
+use genesys_bridge::config::{self, LoadOptions};
+
+use crate::app::write_profile;
+
+const README: &str = include_str!("../../README.md");
+
+/// Every ```toml block between two headings of the README.
+fn toml_blocks(from: &str, to: &str) -> Vec<&'static str> {
+    let start = README.find(from).expect("section start");
+    let end = start + README[start..].find(to).expect("section end");
+    README[start..end]
+        .split("```toml\n")
+        .skip(1)
+        .map(|block| block.split("```").next().expect("closed block"))
+        .collect()
+}
+
+#[test]
+fn every_source_example_in_the_readme_loads_and_validates() {
+    let blocks = toml_blocks("### Sources: one per integration", "## The CLI");
+    assert!(blocks.len() >= 8, "found {} blocks", blocks.len());
+    let profile = format!(
+        "[simulator]\nenabled = true\n[genesys]\nclient_id = \"x\"\nclient_secret = \"y\"\n{}",
+        blocks.join("\n")
+    );
+    let dir = write_profile(&profile);
+    let settings = config::load(&LoadOptions { config_dir: dir.clone(), profile: "test".to_owned(), env: Some(Default::default()) })
+        .unwrap_or_else(|e| panic!("README examples do not load: {e}"));
+    let _ = std::fs::remove_dir_all(dir);
+    let mut names: Vec<&str> = settings.sources.iter().map(|s| s.name()).collect();
+    names.sort_unstable();
+    for expected in ["salesforce", "hubspot", "zendesk", "dynamics", "orders", "billing", "repo", "shop", "chat", "inhouse", "pipedrive", "portal", "legacy"] {
+        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+    }
+}
