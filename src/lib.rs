@@ -11,9 +11,9 @@
 pub mod bench;
 pub mod cli;
 pub mod config;
-pub mod queue;
 pub mod genesys;
 pub mod http;
+pub mod queue;
 pub mod simulator;
 pub mod startup;
 pub mod telemetry;

@@ -9,8 +9,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Settings, SimulatorSettings, describe_source};
-use crate::queue::{Queue, StoreError};
 use crate::genesys::{BuildError, Endpoints, GenesysClient};
+use crate::queue::{Queue, StoreError};
 use crate::simulator::{NewConversation, NewParticipant, RunningSimulator, SimConfig, Simulator};
 use crate::webhook::intake::Intake;
 use crate::webhook::signature::Scheme;
@@ -177,7 +177,10 @@ impl Application {
     /// the grace period.
     pub async fn run(self) -> Result<(), StartupError> {
         let shutdown = self.state.shutdown.clone();
-        let workers = self.state.queue.start(self.state.genesys.clone(), shutdown.clone());
+        let workers = self
+            .state
+            .queue
+            .start(self.state.genesys.clone(), shutdown.clone());
         let router = crate::http::router(self.state, self.request_timeout);
         let grace = self.shutdown_grace;
         let serve = axum::serve(self.listener, router)

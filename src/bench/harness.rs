@@ -22,16 +22,30 @@ pub struct Harness {
 }
 
 /// `sim_limit` and `client_limit`: requests per minute (None = lifted).
-pub async fn start(bridge: &Path, sim_limit: Option<u32>, client_limit: Option<u32>, conversations: usize) -> anyhow::Result<Harness> {
-    let sim = Simulator::new(SimConfig { rate_limit: sim_limit, ..SimConfig::default() })
-        .spawn(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-        .await?;
+pub async fn start(
+    bridge: &Path,
+    sim_limit: Option<u32>,
+    client_limit: Option<u32>,
+    conversations: usize,
+) -> anyhow::Result<Harness> {
+    let sim = Simulator::new(SimConfig {
+        rate_limit: sim_limit,
+        ..SimConfig::default()
+    })
+    .spawn(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+    .await?;
     for i in 0..conversations {
         sim.simulator.create_conversation(NewConversation {
             id: Some(format!("bench-{i}")),
             participants: Some(vec![
-                NewParticipant { id: Some(format!("ivr-{i}")), ..NewParticipant::active("ivr") },
-                NewParticipant { id: Some(format!("customer-{i}")), ..NewParticipant::active("customer") },
+                NewParticipant {
+                    id: Some(format!("ivr-{i}")),
+                    ..NewParticipant::active("ivr")
+                },
+                NewParticipant {
+                    id: Some(format!("customer-{i}")),
+                    ..NewParticipant::active("customer")
+                },
             ]),
         });
     }
@@ -77,16 +91,26 @@ tier = "customerTier"
         .stderr(log)
         .spawn()
         .with_context(|| format!("cannot start {}", bridge.display()))?;
-    let scheme = Scheme::StandardWebhooks { header_names: StandardHeaderNames::default() };
+    let scheme = Scheme::StandardWebhooks {
+        header_names: StandardHeaderNames::default(),
+    };
     let secret = Secret::parse(&scheme, SECRET, None)?;
     let verifier = Verifier::new(scheme, vec![secret], DEFAULT_TOLERANCE)?;
-    let harness = Harness { sim, bridge_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)), verifier, child, dir };
+    let harness = Harness {
+        sim,
+        bridge_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+        verifier,
+        child,
+        dir,
+    };
     harness.wait_ready().await?;
     Ok(harness)
 }
 
 fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port())
+    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+        .local_addr()?
+        .port())
 }
 
 impl Harness {
@@ -102,13 +126,22 @@ impl Harness {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        anyhow::bail!("the bridge did not become ready; see {}", self.dir.join("bridge.log").display())
+        anyhow::bail!(
+            "the bridge did not become ready; see {}",
+            self.dir.join("bridge.log").display()
+        )
     }
 
     /// The bridge's peak resident memory so far (VmHWM), in MiB.
     pub fn peak_rss_mib(&self) -> Option<f64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        let kib: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+        let kib: f64 = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()?;
         Some(kib / 1024.0)
     }
 

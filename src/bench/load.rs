@@ -12,13 +12,23 @@ use crate::webhook::signature::{SignRequest, Verifier};
 
 /// One webhook for conversation `conversation`, carrying `seq`.
 pub fn webhook(verifier: &Verifier, conversation: usize, seq: u64) -> anyhow::Result<Vec<u8>> {
-    let body = format!(r#"{{"conversationId":"bench-{conversation}","fields":{{"seq":"{seq}","tier":"gold"}}}}"#);
+    let body = format!(
+        r#"{{"conversationId":"bench-{conversation}","fields":{{"seq":"{seq}","tier":"gold"}}}}"#
+    );
     let event_id = format!("evt-{seq}");
     let signed = verifier.sign(
-        &SignRequest { method: &Method::POST, path_and_query: "/webhooks/bench", body: body.as_bytes(), event_id: Some(&event_id) },
+        &SignRequest {
+            method: &Method::POST,
+            path_and_query: "/webhooks/bench",
+            body: body.as_bytes(),
+            event_id: Some(&event_id),
+        },
         time::OffsetDateTime::now_utc(),
     )?;
-    let mut request = format!("POST /webhooks/bench HTTP/1.1\r\nhost: bench\r\ncontent-type: application/json\r\ncontent-length: {}\r\n", body.len());
+    let mut request = format!(
+        "POST /webhooks/bench HTTP/1.1\r\nhost: bench\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+        body.len()
+    );
     for (name, value) in signed.headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -35,7 +45,9 @@ impl Connection {
     pub async fn open(addr: SocketAddr) -> anyhow::Result<Self> {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
-        Ok(Self { stream: BufReader::new(stream) })
+        Ok(Self {
+            stream: BufReader::new(stream),
+        })
     }
 
     /// Sends one request and reads the whole answer; the status and how long it took.
@@ -44,7 +56,11 @@ impl Connection {
         self.stream.get_mut().write_all(request).await?;
         let mut line = String::new();
         self.stream.read_line(&mut line).await?;
-        let status: u16 = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let status: u16 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         let mut length = 0usize;
         loop {
             line.clear();
@@ -68,7 +84,8 @@ impl Connection {
 }
 
 pub fn unix_ms(time: SystemTime) -> f64 {
-    time.duration_since(SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }
 
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {

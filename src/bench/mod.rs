@@ -45,7 +45,12 @@ impl fmt::Display for Report {
     }
 }
 
-pub async fn run(scenario: Scenario, bridge: &Path, seconds: Duration, connections: usize) -> anyhow::Result<Report> {
+pub async fn run(
+    scenario: Scenario,
+    bridge: &Path,
+    seconds: Duration,
+    connections: usize,
+) -> anyhow::Result<Report> {
     match scenario {
         Scenario::Max => max(bridge, seconds, connections).await,
         Scenario::Steady => steady(bridge, seconds.min(Duration::from_secs(9))).await,
@@ -92,11 +97,24 @@ async fn max(bridge: &Path, seconds: Duration, connections: usize) -> anyhow::Re
     latencies.sort_by(f64::total_cmp);
     let accepted = latencies.len();
     let drained = drain(&h, Duration::from_secs(120)).await;
-    let mut r = Report { scenario: format!("max: {connections} connections, {}s", seconds.as_secs()), ..Report::default() };
-    r.add("durable accepted webhooks/s", format!("{:.0}", accepted as f64 / elapsed));
+    let mut r = Report {
+        scenario: format!("max: {connections} connections, {}s", seconds.as_secs()),
+        ..Report::default()
+    };
+    r.add(
+        "durable accepted webhooks/s",
+        format!("{:.0}", accepted as f64 / elapsed),
+    );
     r.add("accepted (202)", accepted);
     r.add("other answers", other);
-    r.add("intake latency p50 / p99 (ms)", format!("{:.2} / {:.2}", percentile(&latencies, 50.0), percentile(&latencies, 99.0)));
+    r.add(
+        "intake latency p50 / p99 (ms)",
+        format!(
+            "{:.2} / {:.2}",
+            percentile(&latencies, 50.0),
+            percentile(&latencies, 99.0)
+        ),
+    );
     summary(&h, &mut r, accepted as u64, drained);
     h.stop();
     Ok(r)
@@ -120,7 +138,8 @@ async fn steady(bridge: &Path, seconds: Duration) -> anyhow::Result<Report> {
             let mut seq = c;
             while seq < total {
                 // Open loop: each webhook leaves at its own time, late or not.
-                tokio::time::sleep_until(start + Duration::from_micros(seq * 1_000_000 / RATE)).await;
+                tokio::time::sleep_until(start + Duration::from_micros(seq * 1_000_000 / RATE))
+                    .await;
                 let request = webhook(&verifier, (seq as usize) % conversations, seq)?;
                 sent.lock().await.insert(seq, unix_ms(SystemTime::now()));
                 let (status, took) = conn.send(&request).await?;
@@ -145,12 +164,30 @@ async fn steady(bridge: &Path, seconds: Duration) -> anyhow::Result<Report> {
         .filter_map(|(seq, at)| sent.get(&seq).map(|s| at - s))
         .collect();
     e2e.sort_by(f64::total_cmp);
-    let mut r = Report { scenario: format!("steady: {RATE} webhooks/s for {}s, simulator limit lifted", seconds.as_secs()), ..Report::default() };
+    let mut r = Report {
+        scenario: format!(
+            "steady: {RATE} webhooks/s for {}s, simulator limit lifted",
+            seconds.as_secs()
+        ),
+        ..Report::default()
+    };
     r.add("accepted (202)", format!("{accepted} of {total}"));
-    r.add("intake latency p50 / p99 (ms)", format!("{:.2} / {:.2}", percentile(&latencies, 50.0), percentile(&latencies, 99.0)));
+    r.add(
+        "intake latency p50 / p99 (ms)",
+        format!(
+            "{:.2} / {:.2}",
+            percentile(&latencies, 50.0),
+            percentile(&latencies, 99.0)
+        ),
+    );
     r.add(
         "end-to-end p50 / p99 (ms)",
-        format!("{:.1} / {:.1} (over {} webhooks; ms clock)", percentile(&e2e, 50.0), percentile(&e2e, 99.0), e2e.len()),
+        format!(
+            "{:.1} / {:.1} (over {} webhooks; ms clock)",
+            percentile(&e2e, 50.0),
+            percentile(&e2e, 99.0),
+            e2e.len()
+        ),
     );
     summary(&h, &mut r, accepted, drained);
     h.stop();
@@ -198,7 +235,9 @@ async fn realistic(bridge: &Path) -> anyhow::Result<Report> {
     let mut landed_all = None;
     while Instant::now() < deadline {
         let done = last_seq.iter().all(|(call, seq)| {
-            h.sim.simulator.participant_attributes(&format!("bench-{call}"), &format!("customer-{call}"))
+            h.sim
+                .simulator
+                .participant_attributes(&format!("bench-{call}"), &format!("customer-{call}"))
                 .and_then(|a| a.get("benchSeq").cloned())
                 == Some(seq.to_string())
         });
@@ -210,22 +249,46 @@ async fn realistic(bridge: &Path) -> anyhow::Result<Report> {
     }
     let stats = h.sim.simulator.stats();
     let calls = stats.api_requests;
-    let mut r = Report { scenario: format!("realistic: {CALLS} calls, {} webhooks, Genesys limit 300/min", plan.len()), ..Report::default() };
+    let mut r = Report {
+        scenario: format!(
+            "realistic: {CALLS} calls, {} webhooks, Genesys limit 300/min",
+            plan.len()
+        ),
+        ..Report::default()
+    };
     r.add("accepted (202)", accepted);
     r.add("Genesys calls", calls);
-    r.add("Genesys calls per webhook", format!("{:.2}", calls as f64 / plan.len() as f64));
+    r.add(
+        "Genesys calls per webhook",
+        format!("{:.2}", calls as f64 / plan.len() as f64),
+    );
     r.add("429s from the simulator", stats.rate_limited);
     r.add("token requests", stats.token_requests);
     let budget_secs = calls as f64 / 5.0;
     match landed_all {
         Some(at) => {
-            let took = at.duration_since(first_sent).unwrap_or_default().as_secs_f64();
+            let took = at
+                .duration_since(first_sent)
+                .unwrap_or_default()
+                .as_secs_f64();
             r.add("first webhook -> last attribute", format!("{took:.1} s"));
-            r.add("calls / budget (300 per min)", format!("{budget_secs:.1} s (landed at {:.0}% of it)", took / budget_secs * 100.0));
+            r.add(
+                "calls / budget (300 per min)",
+                format!(
+                    "{budget_secs:.1} s (landed at {:.0}% of it)",
+                    took / budget_secs * 100.0
+                ),
+            );
         }
-        None => r.add("first webhook -> last attribute", "NOT ALL LANDED within 180 s"),
+        None => r.add(
+            "first webhook -> last attribute",
+            "NOT ALL LANDED within 180 s",
+        ),
     }
-    r.add("bridge peak RSS", format!("{:.1} MiB", h.peak_rss_mib().unwrap_or(f64::NAN)));
+    r.add(
+        "bridge peak RSS",
+        format!("{:.1} MiB", h.peak_rss_mib().unwrap_or(f64::NAN)),
+    );
     h.stop();
     Ok(r)
 }
@@ -237,10 +300,21 @@ async fn drain(h: &harness::Harness, limit: Duration) -> bool {
     while Instant::now() < deadline {
         let mut busy = false;
         for status in ["pending", "in_flight"] {
-            let url = format!("http://{}/deliveries?status={status}&limit=1", h.bridge_addr);
-            let answer = client.get(url).bearer_auth(harness::ADMIN_TOKEN).send().await;
+            let url = format!(
+                "http://{}/deliveries?status={status}&limit=1",
+                h.bridge_addr
+            );
+            let answer = client
+                .get(url)
+                .bearer_auth(harness::ADMIN_TOKEN)
+                .send()
+                .await;
             let items = match answer {
-                Ok(r) => r.json::<serde_json::Value>().await.ok().and_then(|v| v["items"].as_array().map(Vec::len)),
+                Ok(r) => r
+                    .json::<serde_json::Value>()
+                    .await
+                    .ok()
+                    .and_then(|v| v["items"].as_array().map(Vec::len)),
                 Err(_) => None,
             };
             busy |= items != Some(0);
@@ -262,8 +336,16 @@ fn landed_at(h: &harness::Harness) -> Vec<(u64, f64)> {
         .filter(|r| r.method == "PATCH")
         .filter_map(|r| {
             let body: serde_json::Value = serde_json::from_str(&r.body).ok()?;
-            let seq = body.pointer("/attributes/benchSeq")?.as_str()?.parse().ok()?;
-            let at = time::OffsetDateTime::parse(&r.received_at, &time::format_description::well_known::Rfc3339).ok()?;
+            let seq = body
+                .pointer("/attributes/benchSeq")?
+                .as_str()?
+                .parse()
+                .ok()?;
+            let at = time::OffsetDateTime::parse(
+                &r.received_at,
+                &time::format_description::well_known::Rfc3339,
+            )
+            .ok()?;
             Some((seq, at.unix_timestamp_nanos() as f64 / 1e6))
         })
         .collect()
@@ -271,9 +353,18 @@ fn landed_at(h: &harness::Harness) -> Vec<(u64, f64)> {
 
 fn summary(h: &harness::Harness, r: &mut Report, accepted: u64, drained: bool) {
     let stats = h.sim.simulator.stats();
-    r.add("all delivered", if drained { "yes" } else { "NO (timed out)" });
-    r.add("Genesys calls per webhook", format!("{:.3}", stats.api_requests as f64 / accepted.max(1) as f64));
+    r.add(
+        "all delivered",
+        if drained { "yes" } else { "NO (timed out)" },
+    );
+    r.add(
+        "Genesys calls per webhook",
+        format!("{:.3}", stats.api_requests as f64 / accepted.max(1) as f64),
+    );
     r.add("429s", stats.rate_limited);
     r.add("token requests", stats.token_requests);
-    r.add("bridge peak RSS", format!("{:.1} MiB", h.peak_rss_mib().unwrap_or(f64::NAN)));
+    r.add(
+        "bridge peak RSS",
+        format!("{:.1} MiB", h.peak_rss_mib().unwrap_or(f64::NAN)),
+    );
 }

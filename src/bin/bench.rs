@@ -33,7 +33,11 @@ fn main() -> anyhow::Result<()> {
         Some(path) => path,
         None => std::env::current_exe()?.with_file_name("genesys-bridge"),
     };
-    anyhow::ensure!(bridge.is_file(), "no bridge binary at {} (build it first)", bridge.display());
+    anyhow::ensure!(
+        bridge.is_file(),
+        "no bridge binary at {} (build it first)",
+        bridge.display()
+    );
     let scenarios: Vec<Scenario> = match args.scenario.as_str() {
         "all" => vec![Scenario::Max, Scenario::Steady, Scenario::Realistic],
         "max" => vec![Scenario::Max],
@@ -44,7 +48,13 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("runtime")?;
     runtime.block_on(async {
         for scenario in scenarios {
-            let report = bench::run(scenario, &bridge, Duration::from_secs(args.seconds), args.connections).await?;
+            let report = bench::run(
+                scenario,
+                &bridge,
+                Duration::from_secs(args.seconds),
+                args.connections,
+            )
+            .await?;
             let mut out = std::io::stdout().lock();
             std::io::Write::write_all(&mut out, report.to_string().as_bytes())?;
         }

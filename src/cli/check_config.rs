@@ -70,8 +70,16 @@ pub fn summary(settings: &Settings) -> String {
     let _ = writeln!(
         out,
         "admin       ops API {} (token [redacted]); attribute values {}",
-        if settings.admin.token.is_some() { "enabled" } else { "disabled: no admin.token" },
-        if settings.admin.show_values { "shown" } else { "hidden" }
+        if settings.admin.token.is_some() {
+            "enabled"
+        } else {
+            "disabled: no admin.token"
+        },
+        if settings.admin.show_values {
+            "shown"
+        } else {
+            "hidden"
+        }
     );
     if let Some(sim) = &settings.simulator {
         let _ = writeln!(

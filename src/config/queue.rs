@@ -44,9 +44,16 @@ pub struct AdminSettings {
     pub show_values: bool,
 }
 
-pub(super) fn queue(raw: RawQueue, shutdown_grace: std::time::Duration, problems: &mut Problems) -> QueueSettings {
+pub(super) fn queue(
+    raw: RawQueue,
+    shutdown_grace: std::time::Duration,
+    problems: &mut Problems,
+) -> QueueSettings {
     if raw.data_dir.trim().is_empty() {
-        problems.add("queue.data_dir", "is required: the directory of the embedded store");
+        problems.add(
+            "queue.data_dir",
+            "is required: the directory of the embedded store",
+        );
     }
     if raw.workers == 0 {
         problems.add("queue.workers", "must be at least 1");
@@ -77,7 +84,10 @@ pub(super) fn admin(raw: RawAdmin, production: bool, problems: &mut Problems) ->
         (true, "") => None,
         (false, "") => Some(inline),
         (false, _) => {
-            problems.add("admin.token", "set either admin.token or admin.token_file, not both");
+            problems.add(
+                "admin.token",
+                "set either admin.token or admin.token_file, not both",
+            );
             None
         }
         (true, path) => match std::fs::read_to_string(path) {
@@ -93,10 +103,19 @@ pub(super) fn admin(raw: RawAdmin, production: bool, problems: &mut Problems) ->
         },
     };
     if production && token.as_deref() == Some(DEMO_ADMIN_TOKEN) {
-        problems.add("admin.token", "is the public local token; the production profile refuses it");
+        problems.add(
+            "admin.token",
+            "is the public local token; the production profile refuses it",
+        );
     }
     if token.as_ref().is_some_and(|t| t.len() < 16) {
-        problems.add("admin.token", "is shorter than 16 characters: too easy to guess");
+        problems.add(
+            "admin.token",
+            "is shorter than 16 characters: too easy to guess",
+        );
     }
-    AdminSettings { token: token.map(SecretString::from), show_values: raw.show_values }
+    AdminSettings {
+        token: token.map(SecretString::from),
+        show_values: raw.show_values,
+    }
 }

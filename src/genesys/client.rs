@@ -146,7 +146,11 @@ impl GenesysClient {
 
     /// As [`find_target`](Self::find_target); `include_ended` also accepts an ended conversation
     /// and participants who left.
-    pub async fn find_target_with(&self, id: &ConversationId, include_ended: bool) -> Result<Target, GenesysError> {
+    pub async fn find_target_with(
+        &self,
+        id: &ConversationId,
+        include_ended: bool,
+    ) -> Result<Target, GenesysError> {
         let conversation = self.get_conversation(id).await?;
         let participant = choose_participant(&conversation, &self.inner.purposes, include_ended)?;
         let participant_id = ParticipantId::parse(participant.id.clone()).map_err(|e| {

@@ -30,11 +30,9 @@ pub fn choose_participant<'c>(
     purposes
         .iter()
         .find_map(|purpose| {
-            conversation
-                .participants
-                .iter()
-                .rev()
-                .find(|p| (include_ended || p.is_present()) && p.purpose.as_deref() == Some(purpose.as_str()))
+            conversation.participants.iter().rev().find(|p| {
+                (include_ended || p.is_present()) && p.purpose.as_deref() == Some(purpose.as_str())
+            })
         })
         .ok_or_else(|| GenesysError::NoParticipant {
             conversation_id: conversation.id.clone(),
@@ -75,7 +73,9 @@ mod tests {
             ],
         );
         assert_eq!(
-            choose_participant(&c, &purposes(&["customer"]), false).unwrap().id,
+            choose_participant(&c, &purposes(&["customer"]), false)
+                .unwrap()
+                .id,
             "cust"
         );
     }
@@ -97,7 +97,9 @@ mod tests {
             &[("first", "customer", true), ("second", "customer", true)],
         );
         assert_eq!(
-            choose_participant(&c, &purposes(&["customer"]), false).unwrap().id,
+            choose_participant(&c, &purposes(&["customer"]), false)
+                .unwrap()
+                .id,
             "second"
         );
     }
@@ -113,8 +115,8 @@ mod tests {
             false,
             &[("agent", "agent", true), ("gone", "customer", false)],
         );
-        let err =
-            choose_participant(&agents_only, &purposes(&["customer", "external"]), false).unwrap_err();
+        let err = choose_participant(&agents_only, &purposes(&["customer", "external"]), false)
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "conversation c1 has no present participant with purpose customer or external"

@@ -95,7 +95,9 @@ impl RateBudget {
             // Held while sleeping, so paced callers keep their order.
             let mut tat = pace.tat.lock().await;
             let now = Instant::now();
-            let allowed_at = tat.checked_sub(pace.tolerance).map_or(now, |at| at.max(now));
+            let allowed_at = tat
+                .checked_sub(pace.tolerance)
+                .map_or(now, |at| at.max(now));
             tokio::time::sleep_until(allowed_at).await;
             *tat = (*tat).max(allowed_at) + pace.interval;
         }
@@ -181,7 +183,11 @@ mod tests {
             starts.push(start.elapsed().as_millis());
         }
         assert_eq!(&starts[..10], &[0; 10], "the burst goes at once");
-        assert_eq!(&starts[10..], &[200, 400, 600, 800, 1000], "then one per 60 s / 300");
+        assert_eq!(
+            &starts[10..],
+            &[200, 400, 600, 800, 1000],
+            "then one per 60 s / 300"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -79,18 +79,31 @@ pub struct Admin;
 impl FromRequestParts<AppState> for Admin {
     type Rejection = Problem;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let unauthorized = |detail: &str| {
-            Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", detail.to_owned())
+            Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Unauthorized",
+                detail.to_owned(),
+            )
         };
         let Some(expected) = &state.admin.token_digest else {
-            return Err(unauthorized("the ops API is disabled: set admin.token (or admin.token_file)"));
+            return Err(unauthorized(
+                "the ops API is disabled: set admin.token (or admin.token_file)",
+            ));
         };
         let presented = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .ok_or_else(|| unauthorized("send Authorization: Bearer <admin.token>"))?;
         // Digests first, so the comparison takes the same time whatever the length.
@@ -103,45 +116,99 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
-pub async fn get_one(_: Admin, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<DeliveryView>, Problem> {
+pub async fn get_one(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<DeliveryView>, Problem> {
     let id = parse_id(&id)?;
-    let job = state.queue.get(id).await.map_err(store_problem)?.ok_or_else(|| not_found(id))?;
+    let job = state
+        .queue
+        .get(id)
+        .await
+        .map_err(store_problem)?
+        .ok_or_else(|| not_found(id))?;
     Ok(Json(DeliveryView::of(&job, state.admin.show_values)))
 }
 
-pub async fn list(_: Admin, State(state): State<AppState>, RawQuery(query): RawQuery) -> Result<Json<serde_json::Value>, Problem> {
+pub async fn list(
+    _: Admin,
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<serde_json::Value>, Problem> {
     let params = Params::parse(query.as_deref())?;
     let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
-    let jobs = state.queue.list(&params.filter, limit, params.cursor).await.map_err(store_problem)?;
-    let next_cursor = (jobs.len() == limit as usize).then(|| jobs.last().map(|j| j.id)).flatten();
-    let items: Vec<DeliveryView> = jobs.iter().map(|j| DeliveryView::of(j, state.admin.show_values)).collect();
+    let jobs = state
+        .queue
+        .list(&params.filter, limit, params.cursor)
+        .await
+        .map_err(store_problem)?;
+    let next_cursor = (jobs.len() == limit as usize)
+        .then(|| jobs.last().map(|j| j.id))
+        .flatten();
+    let items: Vec<DeliveryView> = jobs
+        .iter()
+        .map(|j| DeliveryView::of(j, state.admin.show_values))
+        .collect();
     Ok(Json(json!({ "items": items, "next_cursor": next_cursor })))
 }
 
-pub async fn replay_one(_: Admin, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, Problem> {
+pub async fn replay_one(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, Problem> {
     let id = parse_id(&id)?;
-    let job = state.queue.get(id).await.map_err(store_problem)?.ok_or_else(|| not_found(id))?;
+    let job = state
+        .queue
+        .get(id)
+        .await
+        .map_err(store_problem)?
+        .ok_or_else(|| not_found(id))?;
     if job.status != Status::Dead {
         return Err(Problem::new(
             StatusCode::CONFLICT,
             "not-replayable",
             "Not a dead letter",
-            format!("delivery {id} is {}; only dead letters are replayed", job.status.as_str()),
+            format!(
+                "delivery {id} is {}; only dead letters are replayed",
+                job.status.as_str()
+            ),
         ));
     }
-    let replayed = state.queue.replay(Replay::One(id)).await.map_err(store_problem)?;
+    let replayed = state
+        .queue
+        .replay(Replay::One(id))
+        .await
+        .map_err(store_problem)?;
     tracing::info!(delivery_id = %id, "dead letter replayed");
     Ok(Json(json!({ "replayed": replayed, "delivery_id": id })))
 }
 
 /// `POST /deliveries/replay?source=NAME`: every dead letter (of that source).
-pub async fn replay_many(_: Admin, State(state): State<AppState>, RawQuery(query): RawQuery) -> Result<Json<serde_json::Value>, Problem> {
+pub async fn replay_many(
+    _: Admin,
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<serde_json::Value>, Problem> {
     let params = Params::parse(query.as_deref())?;
     if params.filter.status.is_some_and(|s| s != Status::Dead) {
-        return Err(bad_param("status", "only dead letters are replayed: leave status out or say status=dead"));
+        return Err(bad_param(
+            "status",
+            "only dead letters are replayed: leave status out or say status=dead",
+        ));
     }
-    let replayed = state.queue.replay(Replay::Matching(params.filter.clone())).await.map_err(store_problem)?;
-    tracing::info!(replayed, source = params.filter.source.as_deref(), at = to_ms(SystemTime::now()), "dead letters replayed in bulk");
+    let replayed = state
+        .queue
+        .replay(Replay::Matching(params.filter.clone()))
+        .await
+        .map_err(store_problem)?;
+    tracing::info!(
+        replayed,
+        source = params.filter.source.as_deref(),
+        at = to_ms(SystemTime::now()),
+        "dead letters replayed in bulk"
+    );
     Ok(Json(json!({ "replayed": replayed })))
 }
 
@@ -160,18 +227,33 @@ impl Params {
             match name {
                 "status" => {
                     params.filter.status = Some(Status::parse(value).ok_or_else(|| {
-                        bad_param("status", "status is one of pending, in_flight, delivered, dead")
+                        bad_param(
+                            "status",
+                            "status is one of pending, in_flight, delivered, dead",
+                        )
                     })?);
                 }
                 "source" => params.filter.source = Some(value.to_owned()),
                 "limit" => {
-                    let limit = value.parse::<u32>().ok().filter(|n| (1..=MAX_LIMIT).contains(n));
-                    params.limit = Some(limit.ok_or_else(|| bad_param("limit", &format!("limit is a number from 1 to {MAX_LIMIT}")))?);
+                    let limit = value
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|n| (1..=MAX_LIMIT).contains(n));
+                    params.limit = Some(limit.ok_or_else(|| {
+                        bad_param("limit", &format!("limit is a number from 1 to {MAX_LIMIT}"))
+                    })?);
                 }
                 "cursor" => {
-                    params.cursor = Some(DeliveryId::parse(value).ok_or_else(|| bad_param("cursor", "cursor is a delivery id from next_cursor"))?);
+                    params.cursor = Some(DeliveryId::parse(value).ok_or_else(|| {
+                        bad_param("cursor", "cursor is a delivery id from next_cursor")
+                    })?);
                 }
-                other => return Err(bad_param(other, "known parameters: status, source, limit, cursor")),
+                other => {
+                    return Err(bad_param(
+                        other,
+                        "known parameters: status, source, limit, cursor",
+                    ));
+                }
             }
         }
         Ok(params)
@@ -179,12 +261,23 @@ impl Params {
 }
 
 fn bad_param(name: &str, detail: &str) -> Problem {
-    Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", "Invalid query parameter", detail.to_owned()).with("parameter", name)
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        "invalid-parameter",
+        "Invalid query parameter",
+        detail.to_owned(),
+    )
+    .with("parameter", name)
 }
 
 fn parse_id(text: &str) -> Result<DeliveryId, Problem> {
     DeliveryId::parse(text).ok_or_else(|| {
-        Problem::new(StatusCode::NOT_FOUND, "delivery-not-found", "No such delivery", format!("{text:?} is not a delivery id"))
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "delivery-not-found",
+            "No such delivery",
+            format!("{text:?} is not a delivery id"),
+        )
     })
 }
 
@@ -193,6 +286,8 @@ fn not_found(id: DeliveryId) -> Problem {
         StatusCode::NOT_FOUND,
         "delivery-not-found",
         "No such delivery",
-        format!("no delivery {id} (finished deliveries are forgotten after queue.idempotency_window)"),
+        format!(
+            "no delivery {id} (finished deliveries are forgotten after queue.idempotency_window)"
+        ),
     )
 }

@@ -56,11 +56,13 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness
     } else {
         Check::ok("accepting", None)
     });
-    checks.push(match tokio::time::timeout(TOKEN_PROBE_TIMEOUT, state.queue.check_writable()).await {
-        Ok(Ok(())) => Check::ok("store", format!("{} writable", state.queue.backend())),
-        Ok(Err(err)) => Check::failing("store", err.to_string()),
-        Err(_) => Check::failing("store", "no answer from the store within 2s".to_owned()),
-    });
+    checks.push(
+        match tokio::time::timeout(TOKEN_PROBE_TIMEOUT, state.queue.check_writable()).await {
+            Ok(Ok(())) => Check::ok("store", format!("{} writable", state.queue.backend())),
+            Ok(Err(err)) => Check::failing("store", err.to_string()),
+            Err(_) => Check::failing("store", "no answer from the store within 2s".to_owned()),
+        },
+    );
     checks.push(genesys_token(&state).await);
     let ready = checks.iter().all(|c| c.status == "ok");
     let status = if ready {

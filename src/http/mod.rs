@@ -52,11 +52,15 @@ const MAX_REQUEST_ID: usize = 128;
 
 /// An incoming `X-Request-Id` is kept only if a person can read it and search logs for it
 /// (visible ASCII, not too long); otherwise the bridge makes its own.
-async fn drop_unusable_request_id(mut request: Request, next: axum::middleware::Next) -> axum::response::Response {
-    let usable = request
-        .headers()
-        .get(problem::REQUEST_ID_HEADER)
-        .map(|v| v.len() <= MAX_REQUEST_ID && !v.is_empty() && v.as_bytes().iter().all(|b| b.is_ascii_graphic()));
+async fn drop_unusable_request_id(
+    mut request: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let usable = request.headers().get(problem::REQUEST_ID_HEADER).map(|v| {
+        v.len() <= MAX_REQUEST_ID
+            && !v.is_empty()
+            && v.as_bytes().iter().all(|b| b.is_ascii_graphic())
+    });
     if usable == Some(false) {
         request.headers_mut().remove(problem::REQUEST_ID_HEADER);
     }

@@ -10,8 +10,8 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::problem::Problem;
 use super::deliveries::DeliveryView;
+use super::problem::Problem;
 use crate::queue::{DeliveryId, Inserted, Status, StoreError};
 use crate::startup::AppState;
 use crate::webhook::intake::IntakeError;
@@ -69,8 +69,16 @@ pub async fn receive(
     if let Some(wait) = prefer_wait(&headers) {
         let waited = state.queue.wait(id, wait).await.map_err(store_problem)?;
         if let Some(job) = waited.filter(|j| j.status.is_final()) {
-            let mut response = (StatusCode::OK, Json(DeliveryView::of(&job, state.admin.show_values))).into_response();
-            response.headers_mut().insert("preference-applied", HeaderValue::from_str(&format!("wait={}", wait.as_secs())).unwrap_or(HeaderValue::from_static("wait")));
+            let mut response = (
+                StatusCode::OK,
+                Json(DeliveryView::of(&job, state.admin.show_values)),
+            )
+                .into_response();
+            response.headers_mut().insert(
+                "preference-applied",
+                HeaderValue::from_str(&format!("wait={}", wait.as_secs()))
+                    .unwrap_or(HeaderValue::from_static("wait")),
+            );
             return Ok(response);
         }
     }
@@ -85,8 +93,10 @@ fn duplicate(id: DeliveryId, status: Status) -> Response {
     tracing::info!(delivery_id = %id, "duplicate webhook: answered with the original delivery");
     (
         StatusCode::OK,
-        Json(json!({ "status": "duplicate", "delivery_id": id, "delivery_status": status,
-                     "detail": "this event was already accepted; nothing new is sent to Genesys" })),
+        Json(
+            json!({ "status": "duplicate", "delivery_id": id, "delivery_status": status,
+                     "detail": "this event was already accepted; nothing new is sent to Genesys" }),
+        ),
     )
         .into_response()
 }
@@ -101,7 +111,11 @@ fn prefer_wait(headers: &HeaderMap) -> Option<Duration> {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split([',', ';']))
-        .find_map(|p| p.trim().strip_prefix("wait=").and_then(|n| n.trim().parse::<u64>().ok()))
+        .find_map(|p| {
+            p.trim()
+                .strip_prefix("wait=")
+                .and_then(|n| n.trim().parse::<u64>().ok())
+        })
         .map(|secs| Duration::from_secs(secs).min(MAX_WAIT))
         .filter(|d| !d.is_zero())
 }
@@ -119,11 +133,15 @@ pub(super) fn store_problem(err: StoreError) -> Problem {
 /// `?dry_run=true|false|1|0` (absent or empty: false); other query parameters are left to the
 /// source's verifier (`query_key`).
 fn dry_run(query: Option<&str>) -> Result<bool, Problem> {
-    let Some(value) = query.unwrap_or("").split('&').find_map(|pair| match pair.split_once('=') {
-        Some(("dry_run", value)) => Some(value),
-        None if pair == "dry_run" => Some(""),
-        _ => None,
-    }) else {
+    let Some(value) = query
+        .unwrap_or("")
+        .split('&')
+        .find_map(|pair| match pair.split_once('=') {
+            Some(("dry_run", value)) => Some(value),
+            None if pair == "dry_run" => Some(""),
+            _ => None,
+        })
+    else {
         return Ok(false);
     };
     match value {

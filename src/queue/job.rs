@@ -44,7 +44,12 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 4] = [Status::Pending, Status::InFlight, Status::Delivered, Status::Dead];
+    pub const ALL: [Status; 4] = [
+        Status::Pending,
+        Status::InFlight,
+        Status::Delivered,
+        Status::Dead,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -145,9 +150,24 @@ impl Inserted {
 /// How a delivery attempt ended, for the jobs it covered.
 #[derive(Clone, Debug)]
 pub enum Finish {
-    Delivered { ids: Vec<DeliveryId>, participant_id: String },
-    Retry { ids: Vec<DeliveryId>, run_at: SystemTime, error: LastError },
-    Dead { ids: Vec<DeliveryId>, reason: String, error: Option<LastError> },
+    Delivered {
+        ids: Vec<DeliveryId>,
+        participant_id: String,
+        target: String,
+        /// The keys written, and the newest job they came from.
+        keys: Vec<String>,
+        newest: DeliveryId,
+    },
+    Retry {
+        ids: Vec<DeliveryId>,
+        run_at: SystemTime,
+        error: LastError,
+    },
+    Dead {
+        ids: Vec<DeliveryId>,
+        reason: String,
+        error: Option<LastError>,
+    },
 }
 
 /// Which jobs a listing or a bulk replay covers.
@@ -173,7 +193,8 @@ pub struct ClaimedGroup {
 }
 
 pub fn to_ms(time: SystemTime) -> i64 {
-    time.duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 pub fn from_ms(ms: i64) -> SystemTime {

@@ -69,7 +69,10 @@ impl Queue {
         let store = Store::open_sqlite(&settings.data_dir).await?;
         let recovered = store.recover_leases().await?;
         if recovered > 0 {
-            tracing::warn!(jobs = recovered, "took back jobs left in flight by a previous process");
+            tracing::warn!(
+                jobs = recovered,
+                "took back jobs left in flight by a previous process"
+            );
         }
         let (writer, _task) = Writer::spawn(store.writer_connection().await?);
         Ok(Self {
@@ -92,6 +95,7 @@ impl Queue {
             settings: Arc::clone(&self.settings),
         };
         tokio::spawn(self.clone().purge_periodically(shutdown.clone()));
+        tokio::spawn(self.clone().checkpoint_periodically(shutdown.clone()));
         tokio::spawn(worker::run(deliverer, shutdown))
     }
 
@@ -124,7 +128,12 @@ impl Queue {
         self.store.find(idempotency_key).await
     }
 
-    pub async fn list(&self, filter: &Filter, limit: u32, before: Option<DeliveryId>) -> Result<Vec<Job>, StoreError> {
+    pub async fn list(
+        &self,
+        filter: &Filter,
+        limit: u32,
+        before: Option<DeliveryId>,
+    ) -> Result<Vec<Job>, StoreError> {
         self.store.list(filter, limit, before).await
     }
 
@@ -145,12 +154,27 @@ impl Queue {
         self.store.backend()
     }
 
+    async fn checkpoint_periodically(self, shutdown: CancellationToken) {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(500)) => {}
+                () = shutdown.cancelled() => return,
+            }
+            if let Err(err) = self.store.checkpoint().await {
+                tracing::warn!(error = %err, "store checkpoint failed");
+            }
+        }
+    }
+
     async fn purge_periodically(self, shutdown: CancellationToken) {
         loop {
             let now = SystemTime::now();
             match self
                 .store
-                .purge(now - self.settings.idempotency_window, now - self.settings.dead_retention)
+                .purge(
+                    now - self.settings.idempotency_window,
+                    now - self.settings.dead_retention,
+                )
                 .await
             {
                 Ok(0) => {}

@@ -14,7 +14,10 @@ pub struct ParticipantCache {
 
 impl ParticipantCache {
     pub fn new(capacity: usize) -> Self {
-        Self { entries: Mutex::new(HashMap::new()), capacity: capacity.max(1) }
+        Self {
+            entries: Mutex::new(HashMap::new()),
+            capacity: capacity.max(1),
+        }
     }
 
     pub fn get(&self, conversation_id: &str) -> Option<ParticipantId> {

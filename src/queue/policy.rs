@@ -49,15 +49,22 @@ pub fn decide(
             Decision::Retry { at }
         } else {
             Decision::Dead {
-                reason: format!("still failing {}h after it was received: {err}", schedule.horizon.as_secs() / 3600),
+                reason: format!(
+                    "still failing {}h after it was received: {err}",
+                    schedule.horizon.as_secs() / 3600
+                ),
             }
         }
     };
     let recheck = |what: &str| {
         if attempts <= schedule.rechecks {
-            Decision::Retry { at: now + schedule.recheck_delay * attempts }
+            Decision::Retry {
+                at: now + schedule.recheck_delay * attempts,
+            }
         } else {
-            Decision::Dead { reason: format!("{what} after {attempts} attempts: {err}") }
+            Decision::Dead {
+                reason: format!("{what} after {attempts} attempts: {err}"),
+            }
         }
     };
     match err {
@@ -82,9 +89,14 @@ pub fn decide(
 /// synchronise nor come back at once.
 pub fn backoff(attempts: u32, schedule: &RetrySchedule) -> Duration {
     let exp = attempts.saturating_sub(1).min(30);
-    let cap = schedule.initial_backoff.saturating_mul(1 << exp).min(schedule.max_backoff);
+    let cap = schedule
+        .initial_backoff
+        .saturating_mul(1 << exp)
+        .min(schedule.max_backoff);
     let half = cap / 2;
-    half + Duration::from_millis(fastrand::u64(0..=u64::try_from(half.as_millis()).unwrap_or(u64::MAX)))
+    half + Duration::from_millis(fastrand::u64(
+        0..=u64::try_from(half.as_millis()).unwrap_or(u64::MAX),
+    ))
 }
 
 #[cfg(test)]
@@ -96,7 +108,13 @@ mod tests {
     fn api(status: u16) -> GenesysError {
         GenesysError::Api {
             operation: Operation::PatchAttributes,
-            failure: ApiFailure { status, code: None, message: String::new(), correlation_id: Some("c".into()), retry_after: None },
+            failure: ApiFailure {
+                status,
+                code: None,
+                message: String::new(),
+                correlation_id: Some("c".into()),
+                retry_after: None,
+            },
         }
     }
 
@@ -110,12 +128,18 @@ mod tests {
         match decide(&api(503), 1, at(0), at(0), &s) {
             Decision::Retry { at: when } => {
                 let wait = when.duration_since(at(0)).unwrap();
-                assert!(wait >= Duration::from_millis(500) && wait <= Duration::from_secs(1), "{wait:?}");
+                assert!(
+                    wait >= Duration::from_millis(500) && wait <= Duration::from_secs(1),
+                    "{wait:?}"
+                );
             }
             other => panic!("{other:?}"),
         }
         let late = at(24 * 3600 - 1);
-        assert!(matches!(decide(&api(503), 20, at(0), late, &s), Decision::Dead { .. }));
+        assert!(matches!(
+            decide(&api(503), 20, at(0), late, &s),
+            Decision::Dead { .. }
+        ));
     }
 
     #[test]
@@ -124,25 +148,54 @@ mod tests {
             operation: Operation::PatchAttributes,
             after: Duration::from_secs(600),
             at: at(600),
-            failure: Box::new(ApiFailure { status: 429, code: None, message: String::new(), correlation_id: None, retry_after: None }),
+            failure: Box::new(ApiFailure {
+                status: 429,
+                code: None,
+                message: String::new(),
+                correlation_id: None,
+                retry_after: None,
+            }),
         };
-        assert_eq!(decide(&err, 1, at(0), at(0), &RetrySchedule::default()), Decision::Retry { at: at(600) });
+        assert_eq!(
+            decide(&err, 1, at(0), at(0), &RetrySchedule::default()),
+            Decision::Retry { at: at(600) }
+        );
     }
 
     #[test]
     fn payload_and_permission_errors_are_dead_letters_at_once() {
         for status in [400, 403, 413, 501] {
-            assert!(matches!(decide(&api(status), 1, at(0), at(0), &RetrySchedule::default()), Decision::Dead { .. }), "{status}");
+            assert!(
+                matches!(
+                    decide(&api(status), 1, at(0), at(0), &RetrySchedule::default()),
+                    Decision::Dead { .. }
+                ),
+                "{status}"
+            );
         }
     }
 
     #[test]
     fn not_found_is_rechecked_briefly_then_dead() {
         let s = RetrySchedule::default();
-        assert_eq!(decide(&api(404), 1, at(0), at(0), &s), Decision::Retry { at: at(2) });
-        assert_eq!(decide(&api(404), 3, at(0), at(0), &s), Decision::Retry { at: at(6) });
-        assert!(matches!(decide(&api(404), 4, at(0), at(0), &s), Decision::Dead { .. }));
-        let ended = GenesysError::ConversationEnded { conversation_id: "c".into() };
-        assert!(matches!(decide(&ended, 1, at(0), at(0), &s), Decision::Dead { .. }));
+        assert_eq!(
+            decide(&api(404), 1, at(0), at(0), &s),
+            Decision::Retry { at: at(2) }
+        );
+        assert_eq!(
+            decide(&api(404), 3, at(0), at(0), &s),
+            Decision::Retry { at: at(6) }
+        );
+        assert!(matches!(
+            decide(&api(404), 4, at(0), at(0), &s),
+            Decision::Dead { .. }
+        ));
+        let ended = GenesysError::ConversationEnded {
+            conversation_id: "c".into(),
+        };
+        assert!(matches!(
+            decide(&ended, 1, at(0), at(0), &s),
+            Decision::Dead { .. }
+        ));
     }
 }

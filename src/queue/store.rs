@@ -79,7 +79,10 @@ impl Store {
         }
     }
 
-    pub async fn write_batch(conn: &mut WriterConnection, batch: &Batch) -> Result<BatchResult, StoreError> {
+    pub async fn write_batch(
+        conn: &mut WriterConnection,
+        batch: &Batch,
+    ) -> Result<BatchResult, StoreError> {
         match conn {
             WriterConnection::Sqlite(c) => SqliteStore::write_batch(c, batch).await,
         }
@@ -103,7 +106,12 @@ impl Store {
         }
     }
 
-    pub async fn list(&self, filter: &Filter, limit: u32, before: Option<DeliveryId>) -> Result<Vec<Job>, StoreError> {
+    pub async fn list(
+        &self,
+        filter: &Filter,
+        limit: u32,
+        before: Option<DeliveryId>,
+    ) -> Result<Vec<Job>, StoreError> {
         match self {
             Store::Sqlite(s) => s.list(filter, limit, before).await,
         }
@@ -115,9 +123,19 @@ impl Store {
         }
     }
 
-    pub async fn purge(&self, delivered_before: SystemTime, dead_before: SystemTime) -> Result<u64, StoreError> {
+    pub async fn purge(
+        &self,
+        delivered_before: SystemTime,
+        dead_before: SystemTime,
+    ) -> Result<u64, StoreError> {
         match self {
             Store::Sqlite(s) => s.purge(delivered_before, dead_before).await,
+        }
+    }
+
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.checkpoint().await,
         }
     }
 

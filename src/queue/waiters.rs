@@ -23,7 +23,9 @@ impl Waiters {
     }
 
     pub fn notify(&self, ids: &[DeliveryId], status: Status) {
-        let Ok(mut waiting) = self.waiting.lock() else { return };
+        let Ok(mut waiting) = self.waiting.lock() else {
+            return;
+        };
         for id in ids {
             for tx in waiting.remove(id).unwrap_or_default() {
                 let _ = tx.send(status);

@@ -29,16 +29,25 @@ pub(super) struct Deliverer {
     pub settings: Arc<QueueSettings>,
 }
 
+/// How long a busy loop lets free slots gather before it claims again.
+const CLAIM_GATHER: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// Runs until `shutdown`; then waits (up to `grace`) for deliveries under way. Jobs it did not
 /// finish stay leased and are taken back at the next start.
 pub(super) async fn run(deliverer: Deliverer, shutdown: CancellationToken) {
     let slots = Arc::new(Semaphore::new(deliverer.settings.workers.max(1)));
     let tasks = TaskTracker::new();
+    let mut busy = false;
     loop {
         let first = tokio::select! {
             permit = Arc::clone(&slots).acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
             () = shutdown.cancelled() => break,
         };
+        if busy {
+            // Under load, wait a moment for more deliveries to finish: one claim for several
+            // free slots costs the store one scan instead of one per slot.
+            tokio::time::sleep(CLAIM_GATHER).await;
+        }
         let mut permits = vec![first];
         while let Ok(p) = Arc::clone(&slots).try_acquire_owned() {
             permits.push(p);
@@ -46,7 +55,10 @@ pub(super) async fn run(deliverer: Deliverer, shutdown: CancellationToken) {
         let wanted = permits.len();
         let claimed = deliverer
             .writer
-            .claim(ClaimRequest { limit: u32::try_from(wanted).unwrap_or(u32::MAX), lease: deliverer.settings.lease })
+            .claim(ClaimRequest {
+                limit: u32::try_from(wanted).unwrap_or(u32::MAX),
+                lease: deliverer.settings.lease,
+            })
             .await;
         let groups = match claimed {
             Ok(groups) => groups,
@@ -56,6 +68,7 @@ pub(super) async fn run(deliverer: Deliverer, shutdown: CancellationToken) {
             }
         };
         let idle = groups.len() < wanted;
+        busy = !idle;
         for (group, permit) in groups.into_iter().zip(permits.drain(..)) {
             let deliverer = deliverer.clone();
             tasks.spawn(deliver(deliverer, group, permit));
@@ -70,14 +83,22 @@ pub(super) async fn run(deliverer: Deliverer, shutdown: CancellationToken) {
         }
     }
     tasks.close();
-    if tokio::time::timeout(deliverer.settings.shutdown_grace, tasks.wait()).await.is_err() {
-        tracing::warn!(unfinished = tasks.len(), "deliveries still under way at the deadline stay leased and resume at the next start");
+    if tokio::time::timeout(deliverer.settings.shutdown_grace, tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            unfinished = tasks.len(),
+            "deliveries still under way at the deadline stay leased and resume at the next start"
+        );
     }
 }
 
 /// One target's due jobs, merged in arrival order (later keys win) into one PATCH.
 async fn deliver(d: Deliverer, group: ClaimedGroup, _slot: OwnedSemaphorePermit) {
-    let Some(first) = group.jobs.first() else { return };
+    let Some(first) = group.jobs.first() else {
+        return;
+    };
     let mut ids: Vec<DeliveryId> = group.jobs.iter().map(|j| j.id).collect();
     let span = tracing::info_span!(
         "delivery", delivery_id = %first.id, jobs = ids.len(), source = %first.source,
@@ -91,7 +112,12 @@ async fn deliver(d: Deliverer, group: ClaimedGroup, _slot: OwnedSemaphorePermit)
         attributes.remove(key);
     }
     let attempts = group.jobs.iter().map(|j| j.attempts).max().unwrap_or(1);
-    let received_at = group.jobs.iter().map(|j| j.received_at).min().unwrap_or_else(SystemTime::now);
+    let received_at = group
+        .jobs
+        .iter()
+        .map(|j| j.received_at)
+        .min()
+        .unwrap_or_else(SystemTime::now);
     let explicit = first.participant_id.clone();
     let conversation = first.conversation_id.clone();
     let target = first.target();
@@ -100,7 +126,12 @@ async fn deliver(d: Deliverer, group: ClaimedGroup, _slot: OwnedSemaphorePermit)
         let (finish, status) = match outcome {
             Ok(participant) => {
                 tracing::info!(participant_id = %participant, keys = attributes.len(), "delivered");
-                (Finish::Delivered { ids: ids.clone(), participant_id: participant }, Some(Status::Delivered))
+                let newest = ids.iter().copied().max().unwrap_or_default();
+                let keys = attributes.keys().cloned().collect();
+                (
+                    Finish::Delivered { ids: ids.clone(), participant_id: participant, target: target.clone(), keys, newest },
+                    Some(Status::Delivered),
+                )
             }
             Err(err) => {
                 if matches!(&err, GenesysError::Api { failure, .. } if matches!(failure.status, 404 | 409)) {
@@ -162,8 +193,12 @@ async fn write(
         None => match d.participants.get(conversation) {
             Some(cached) => cached,
             None => {
-                let found = d.genesys.find_target_with(&conversation_id, d.settings.write_ended_conversations).await?;
-                d.participants.insert(conversation, found.participant_id.clone());
+                let found = d
+                    .genesys
+                    .find_target_with(&conversation_id, d.settings.write_ended_conversations)
+                    .await?;
+                d.participants
+                    .insert(conversation, found.participant_id.clone());
                 match d.writer.top_up(target.to_owned(), d.settings.lease).await {
                     Ok(later) => {
                         for job in later {
@@ -172,7 +207,9 @@ async fn write(
                         }
                     }
                     // Not fatal: those jobs simply go out in the next PATCH.
-                    Err(err) => tracing::warn!(error = %err, "could not add newer updates to this delivery"),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "could not add newer updates to this delivery")
+                    }
                 }
                 found.participant_id
             }
@@ -182,6 +219,8 @@ async fn write(
         // Everything this job carried was overwritten by a later delivery already.
         return Ok(participant.to_string());
     }
-    d.genesys.patch_participant_attributes(&conversation_id, &participant, attributes).await?;
+    d.genesys
+        .patch_participant_attributes(&conversation_id, &participant, attributes)
+        .await?;
     Ok(participant.to_string())
 }

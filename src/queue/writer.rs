@@ -18,8 +18,15 @@ enum Op {
     Insert(NewJob, oneshot::Sender<Result<Inserted, StoreError>>),
     Finish(Finish, oneshot::Sender<Result<(), StoreError>>),
     Replay(Replay, oneshot::Sender<Result<u64, StoreError>>),
-    Claim(ClaimRequest, oneshot::Sender<Result<Vec<ClaimedGroup>, StoreError>>),
-    TopUp(String, std::time::Duration, oneshot::Sender<Result<Vec<Job>, StoreError>>),
+    Claim(
+        ClaimRequest,
+        oneshot::Sender<Result<Vec<ClaimedGroup>, StoreError>>,
+    ),
+    TopUp(
+        String,
+        std::time::Duration,
+        oneshot::Sender<Result<Vec<Job>, StoreError>>,
+    ),
 }
 
 /// Cheap to clone; every clone feeds the same writer task.
@@ -40,9 +47,22 @@ impl Writer {
         let task = tokio::spawn(async move {
             let mut ops = Vec::with_capacity(MAX_BATCH);
             while rx.recv_many(&mut ops, MAX_BATCH).await > 0 {
+                // Requests being handled right now join this batch: one commit, one fsync.
+                for _ in 0..2 {
+                    tokio::task::yield_now().await;
+                    while ops.len() < MAX_BATCH
+                        && let Ok(op) = rx.try_recv()
+                    {
+                        ops.push(op);
+                    }
+                }
                 let (size, started) = (ops.len(), std::time::Instant::now());
                 let added = commit(&mut conn, std::mem::take(&mut ops)).await;
-                tracing::debug!(ops = size, micros = started.elapsed().as_micros() as u64, "store batch committed");
+                tracing::debug!(
+                    ops = size,
+                    micros = started.elapsed().as_micros() as u64,
+                    "store batch committed"
+                );
                 if added {
                     notify.notify_one();
                 }
@@ -70,13 +90,23 @@ impl Writer {
 
     /// Leases `target`'s jobs that became due while its delivery was under way, so they go out
     /// in the same PATCH.
-    pub async fn top_up(&self, target: String, lease: std::time::Duration) -> Result<Vec<Job>, StoreError> {
+    pub async fn top_up(
+        &self,
+        target: String,
+        lease: std::time::Duration,
+    ) -> Result<Vec<Job>, StoreError> {
         self.call(|reply| Op::TopUp(target, lease, reply)).await
     }
 
-    async fn call<T>(&self, op: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Op) -> Result<T, StoreError> {
+    async fn call<T>(
+        &self,
+        op: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Op,
+    ) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.ops.send(op(reply)).await.map_err(|_| StoreError::WriterStopped)?;
+        self.ops
+            .send(op(reply))
+            .await
+            .map_err(|_| StoreError::WriterStopped)?;
         answer.await.map_err(|_| StoreError::WriterStopped)?
     }
 }
@@ -84,7 +114,8 @@ impl Writer {
 /// Writes one batch and answers every waiting caller; `true` when new jobs were committed.
 async fn commit(conn: &mut WriterConnection, ops: Vec<Op>) -> bool {
     let mut batch = Batch::default();
-    let (mut inserts, mut finishes, mut replays, mut claims) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut inserts, mut finishes, mut replays, mut claims) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut top_ups = Vec::new();
     for op in ops {
         match op {
@@ -106,15 +137,24 @@ async fn commit(conn: &mut WriterConnection, ops: Vec<Op>) -> bool {
             }
             Op::Claim(request, reply) => {
                 // Claims in one batch are merged: the store leases up to their total.
-                let merged = batch.claim.map_or(request.limit, |c| c.limit + request.limit);
-                batch.claim = Some(ClaimRequest { limit: merged, ..request });
+                let merged = batch
+                    .claim
+                    .map_or(request.limit, |c| c.limit + request.limit);
+                batch.claim = Some(ClaimRequest {
+                    limit: merged,
+                    ..request
+                });
                 claims.push((request.limit, reply));
             }
         }
     }
     match Store::write_batch(conn, &batch).await {
         Ok(result) => {
-            let added = result.inserted.iter().any(|i| matches!(i, Inserted::New(_))) || result.replayed.iter().any(|n| *n > 0);
+            let added = result
+                .inserted
+                .iter()
+                .any(|i| matches!(i, Inserted::New(_)))
+                || result.replayed.iter().any(|n| *n > 0);
             for (reply, inserted) in inserts.into_iter().zip(result.inserted) {
                 let _ = reply.send(Ok(inserted));
             }

@@ -41,9 +41,15 @@ impl ReplayGuard {
         if seen.len() >= SWEEP_AT {
             seen.retain(|_, (expires, _)| *expires > now);
         }
-        let entry = seen.entry(format!("{source}\u{0}{key}")).or_insert((now, String::new()));
+        let entry = seen
+            .entry(format!("{source}\u{0}{key}"))
+            .or_insert((now, String::new()));
         if entry.0 > now {
-            return if entry.1 == idempotency_key { Seen::SameEvent } else { Seen::OtherEvent };
+            return if entry.1 == idempotency_key {
+                Seen::SameEvent
+            } else {
+                Seen::OtherEvent
+            };
         }
         *entry = (now + window, idempotency_key.to_owned());
         Seen::First
@@ -59,10 +65,24 @@ mod tests {
         let guard = ReplayGuard::default();
         let window = Duration::from_secs(600);
         assert_eq!(guard.check("demo", "sig-1", "evt-1", window), Seen::First);
-        assert_eq!(guard.check("demo", "sig-1", "evt-1", window), Seen::SameEvent);
-        assert_eq!(guard.check("demo", "sig-1", "evt-2", window), Seen::OtherEvent);
-        assert_eq!(guard.check("other", "sig-1", "evt-9", window), Seen::First, "keys are per source");
+        assert_eq!(
+            guard.check("demo", "sig-1", "evt-1", window),
+            Seen::SameEvent
+        );
+        assert_eq!(
+            guard.check("demo", "sig-1", "evt-2", window),
+            Seen::OtherEvent
+        );
+        assert_eq!(
+            guard.check("other", "sig-1", "evt-9", window),
+            Seen::First,
+            "keys are per source"
+        );
         tokio::time::sleep(window).await;
-        assert_eq!(guard.check("demo", "sig-1", "evt-3", window), Seen::First, "forgotten after the window");
+        assert_eq!(
+            guard.check("demo", "sig-1", "evt-3", window),
+            Seen::First,
+            "forgotten after the window"
+        );
     }
 }

@@ -26,12 +26,33 @@ fn every_source_example_in_the_readme_loads_and_validates() {
         blocks.join("\n")
     );
     let dir = write_profile(&profile);
-    let settings = config::load(&LoadOptions { config_dir: dir.clone(), profile: "test".to_owned(), env: Some(Default::default()) })
-        .unwrap_or_else(|e| panic!("README examples do not load: {e}"));
+    let settings = config::load(&LoadOptions {
+        config_dir: dir.clone(),
+        profile: "test".to_owned(),
+        env: Some(Default::default()),
+    })
+    .unwrap_or_else(|e| panic!("README examples do not load: {e}"));
     let _ = std::fs::remove_dir_all(dir);
     let mut names: Vec<&str> = settings.sources.iter().map(|s| s.name()).collect();
     names.sort_unstable();
-    for expected in ["salesforce", "hubspot", "zendesk", "dynamics", "orders", "billing", "repo", "shop", "chat", "inhouse", "pipedrive", "portal", "legacy"] {
-        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+    for expected in [
+        "salesforce",
+        "hubspot",
+        "zendesk",
+        "dynamics",
+        "orders",
+        "billing",
+        "repo",
+        "shop",
+        "chat",
+        "inhouse",
+        "pipedrive",
+        "portal",
+        "legacy",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
     }
 }

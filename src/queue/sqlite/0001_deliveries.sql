@@ -1,4 +1,5 @@
--- One row per accepted webhook, from acceptance to delivered or dead.
+-- One row per accepted webhook, from acceptance to delivered or dead. WITHOUT ROWID: the
+-- time-ordered id is the table's own key, so an insert writes one tree fewer.
 CREATE TABLE deliveries (
     id                  TEXT PRIMARY KEY,       -- UUIDv7: sorts by arrival
     idempotency_key     TEXT NOT NULL UNIQUE,   -- source + event id, or source + body hash
@@ -21,9 +22,21 @@ CREATE TABLE deliveries (
     last_code           TEXT,
     last_correlation_id TEXT,
     dead_reason         TEXT
-);
+) WITHOUT ROWID;
 
-CREATE INDEX deliveries_target ON deliveries (target, id);
+-- Small partial indexes: only the rows the workers and operators look for. Each stays as small
+-- as the backlog, so a batch of inserts dirties few of its pages.
+CREATE INDEX deliveries_active ON deliveries (target, id) WHERE status IN ('pending', 'in_flight');
 CREATE INDEX deliveries_due ON deliveries (run_at) WHERE status = 'pending';
-CREATE INDEX deliveries_status ON deliveries (status, id);
-CREATE INDEX deliveries_finished ON deliveries (finished_at) WHERE finished_at IS NOT NULL;
+CREATE INDEX deliveries_leased ON deliveries (lease_until) WHERE status = 'in_flight';
+CREATE INDEX deliveries_dead ON deliveries (id) WHERE status = 'dead';
+
+-- Per participant and key, the newest delivered job that wrote it: an older job (a replay, a
+-- retry that lost its place) never overwrites a newer value.
+CREATE TABLE target_keys (
+    target      TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    delivery_id TEXT NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    PRIMARY KEY (target, key)
+) WITHOUT ROWID;

@@ -17,14 +17,16 @@ pub(super) fn job(row: &SqliteRow) -> Result<Job, StoreError> {
     let last_error: Option<String> = row.try_get("last_error")?;
     let attempts: i64 = row.try_get("attempts")?;
     Ok(Job {
-        id: DeliveryId::parse(&id).ok_or_else(|| StoreError::Corrupt(format!("bad delivery id {id:?}")))?,
+        id: DeliveryId::parse(&id)
+            .ok_or_else(|| StoreError::Corrupt(format!("bad delivery id {id:?}")))?,
         source: row.try_get("source")?,
         event_id: row.try_get("event_id")?,
         conversation_id: row.try_get("conversation_id")?,
         participant_id: row.try_get("participant_id")?,
         attributes: serde_json::from_str(&attributes)
             .map_err(|e| StoreError::Corrupt(format!("attributes of {id}: {e}")))?,
-        status: Status::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status:?} of {id}")))?,
+        status: Status::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("status {status:?} of {id}")))?,
         attempts: u32::try_from(attempts).unwrap_or(0),
         run_at: from_ms(row.try_get("run_at")?),
         received_at: from_ms(row.try_get("received_at")?),
@@ -34,7 +36,9 @@ pub(super) fn job(row: &SqliteRow) -> Result<Job, StoreError> {
         last_error: match last_error {
             Some(message) => Some(LastError {
                 message,
-                status: row.try_get::<Option<i64>, _>("last_status")?.and_then(|s| u16::try_from(s).ok()),
+                status: row
+                    .try_get::<Option<i64>, _>("last_status")?
+                    .and_then(|s| u16::try_from(s).ok()),
                 code: row.try_get("last_code")?,
                 correlation_id: row.try_get("last_correlation_id")?,
             }),

@@ -5,8 +5,8 @@ use serde_json::{Map, Value};
 use super::config::Unmapped;
 use super::key;
 use super::output::{FieldError, Mapped, MappingErrors};
-use crate::webhook::pointer::escape;
 use super::table::MappingTable;
+use crate::webhook::pointer::escape;
 
 impl MappingTable {
     /// Maps `body`, the whole parsed webhook body; the CRM fields are at
