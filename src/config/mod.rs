@@ -71,7 +71,7 @@ struct RawConfig {
     admin: queue::RawAdmin,
     simulator: RawSimulator,
     #[serde(default)]
-    sources: BTreeMap<String, sources::RawSource>,
+    sources: BTreeMap<String, config::Value>,
 }
 
 #[derive(Debug, Deserialize)]

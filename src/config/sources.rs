@@ -57,15 +57,40 @@ fn default_conversation_pointer() -> String {
     "/conversationId".to_owned()
 }
 
+/// Each source is read on its own, so a source that does not even parse (an unknown verifier
+/// type, a misspelt key) is one problem among all the others, not the end of the listing.
 pub(super) fn sources(
-    raw: BTreeMap<String, RawSource>,
+    raw: BTreeMap<String, config::Value>,
     limits: Limits,
     production: bool,
     problems: &mut Problems,
 ) -> Vec<Source> {
     raw.into_iter()
-        .filter_map(|(name, raw)| source(&name, raw, limits, production, problems))
+        .filter_map(|(name, value)| {
+            let parsed = parse(&name, value, problems)?;
+            source(&name, parsed, limits, production, problems)
+        })
         .collect()
+}
+
+/// `config::Value`, not JSON: it reads `"123"` from the environment as a string where a string
+/// is wanted, as the rest of the configuration does.
+fn parse(name: &str, value: config::Value, problems: &mut Problems) -> Option<RawSource> {
+    let verifier = value
+        .clone()
+        .into_table()
+        .ok()
+        .and_then(|t| t.get("verifier").cloned());
+    if let Some(verifier) = verifier
+        && let Err(e) = verifier.try_deserialize::<Scheme>()
+    {
+        problems.add(&format!("sources.{name}.verifier"), e.to_string());
+        return None;
+    }
+    value
+        .try_deserialize()
+        .map_err(|e| problems.add(&format!("sources.{name}"), e.to_string()))
+        .ok()
 }
 
 fn source(

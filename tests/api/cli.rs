@@ -266,7 +266,6 @@ fn check_config_lists_every_problem_and_exits_1() {
 }
 
 #[test]
-#[ignore = "BUG: a structural error (unknown verifier type, unknown key, wrong type) aborts loading with that one error; check-config does not list the other problems alongside it"]
 fn check_config_lists_an_unknown_verifier_type_with_every_other_problem() {
     let toml = format!(
         "{BROKEN_PRODUCTION}\n[sources.other]\nverifier = {{ type = \"carrier_pigeon\" }}\n\
