@@ -121,13 +121,7 @@ pub async fn get_one(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<DeliveryView>, Problem> {
-    let id = parse_id(&id)?;
-    let job = state
-        .queue
-        .get(id)
-        .await
-        .map_err(store_problem)?
-        .ok_or_else(|| not_found(id))?;
+    let job = existing(&state, &id).await?;
     Ok(Json(DeliveryView::of(&job, state.admin.show_values)))
 }
 
@@ -158,13 +152,8 @@ pub async fn replay_one(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, Problem> {
-    let id = parse_id(&id)?;
-    let job = state
-        .queue
-        .get(id)
-        .await
-        .map_err(store_problem)?
-        .ok_or_else(|| not_found(id))?;
+    let job = existing(&state, &id).await?;
+    let id = job.id;
     if job.status != Status::Dead {
         return Err(Problem::new(
             StatusCode::CONFLICT,
@@ -268,6 +257,17 @@ fn bad_param(name: &str, detail: &str) -> Problem {
         detail.to_owned(),
     )
     .with("parameter", name)
+}
+
+/// The stored delivery `text` names, or the problem that says why there is none.
+async fn existing(state: &AppState, text: &str) -> Result<Job, Problem> {
+    let id = parse_id(text)?;
+    state
+        .queue
+        .get(id)
+        .await
+        .map_err(store_problem)?
+        .ok_or_else(|| not_found(id))
 }
 
 fn parse_id(text: &str) -> Result<DeliveryId, Problem> {
