@@ -7,6 +7,8 @@ mod delivery;
 mod genesys_client;
 mod health;
 mod helpers;
+mod openapi;
+mod packaging;
 mod readme;
 mod smoke;
 mod webhook_errors;
