@@ -35,6 +35,7 @@ pub struct AppState {
     pub queue: Queue,
     pub admin: AdminAccess,
     pub max_body_bytes: usize,
+    pub metrics: crate::telemetry::metrics::Metrics,
     /// Wall-clock time for signature timestamps; tests replace it to replay published vectors.
     pub clock: Clock,
     /// Cancelled when the process starts shutting down (readiness turns 503).
@@ -146,6 +147,7 @@ impl Application {
                 admin,
                 max_body_bytes: settings.server.max_body_bytes,
                 clock: Arc::new(time::OffsetDateTime::now_utc),
+                metrics: crate::telemetry::metrics::Metrics::install(),
                 shutdown,
             },
             simulator,

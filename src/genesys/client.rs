@@ -20,6 +20,7 @@ use super::region::Endpoints;
 use super::response::{correlation_id, read_failure, transport_error};
 use super::retry::{NextStep, RetryPolicy, Retryability, classify_status};
 use super::token::{TokenCache, TokenStatus};
+use crate::telemetry::metrics as m;
 
 /// Everything the client needs, already validated (see `config.rs` for where it comes from).
 #[derive(Clone, Debug)]
@@ -252,6 +253,8 @@ impl GenesysClient {
                 .next_step(attempts, started.elapsed(), failure.retry)
             {
                 NextStep::RetryIn(wait) => {
+                    ::metrics::counter!(m::GENESYS_RETRIES, "operation" => operation.as_str())
+                        .increment(1);
                     tracing::info!(
                         operation = operation.as_str(), attempt = attempts, wait_ms = wait.as_millis() as u64,
                         status = err.status(), correlation_id = err.correlation_id(), error = %err,
@@ -311,11 +314,16 @@ impl GenesysClient {
                     .header(CONTENT_TYPE, "application/json")
                     .body(body.to_vec());
             }
-            let response = request.send().await.map_err(|e| AttemptFailure {
-                error: transport_error(operation, &e),
-                retry: Retryability::Transient,
+            let response = request.send().await.map_err(|e| {
+                ::metrics::counter!(m::GENESYS_CALLS, "operation" => operation.as_str(), "status" => "error").increment(1);
+                AttemptFailure { error: transport_error(operation, &e), retry: Retryability::Transient }
             })?;
             let status = response.status();
+            ::metrics::counter!(m::GENESYS_CALLS, "operation" => operation.as_str(), "status" => status.as_str().to_owned()).increment(1);
+            if status.as_u16() == 429 {
+                ::metrics::counter!(m::GENESYS_RATE_LIMITED, "operation" => operation.as_str())
+                    .increment(1);
+            }
             if status.is_success() {
                 let correlation_id = correlation_id(response.headers());
                 let body = response.bytes().await.map_err(|e| AttemptFailure {

@@ -101,6 +101,8 @@ impl RateBudget {
             tokio::time::sleep_until(allowed_at).await;
             *tat = (*tat).max(allowed_at) + pace.interval;
         }
+        ::metrics::histogram!(crate::telemetry::metrics::RATE_BUDGET_WAIT)
+            .record(started.elapsed().as_secs_f64());
         let waited = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.waited_nanos.fetch_add(waited, Ordering::Relaxed);
         BudgetPermit {

@@ -150,6 +150,9 @@ impl TokenCache {
     async fn request(&self, generation: u64) -> Result<AccessToken, GenesysError> {
         let started = Instant::now();
         let outcome = self.send().await;
+        let label = if outcome.is_ok() { "ok" } else { "error" };
+        ::metrics::counter!(crate::telemetry::metrics::TOKEN_REQUESTS, "outcome" => label)
+            .increment(1);
         let mut status = self.status.lock().ok();
         if let Some(s) = status.as_mut() {
             s.requests += 1;

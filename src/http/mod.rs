@@ -28,6 +28,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .route("/deliveries/{id}", get(deliveries::get_one))
         .route("/deliveries/{id}/replay", post(deliveries::replay_one))
         .route("/health/live", get(health::live))
+        .route("/metrics", get(metrics))
         .route("/health/ready", get(health::ready))
         .fallback(|| async { StatusCode::NOT_FOUND })
         .with_state(state)
@@ -45,6 +46,19 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
                     request_timeout,
                 )),
         )
+}
+
+/// `GET /metrics`: the Prometheus text format.
+async fn metrics(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
 }
 
 /// Longest incoming `X-Request-Id` kept; a longer one is replaced.

@@ -56,6 +56,15 @@ impl Problem {
         self
     }
 
+    /// A low-cardinality reason for metrics: the `reason` member when there is one (signature
+    /// rejections), else the kind of the `type`.
+    pub fn reason(&self) -> &str {
+        match self.extensions.get("reason") {
+            Some(Value::String(reason)) => reason,
+            _ => self.type_uri.rsplit(':').next().unwrap_or(""),
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         self.status
     }

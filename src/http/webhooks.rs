@@ -4,7 +4,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -14,6 +14,7 @@ use super::deliveries::DeliveryView;
 use super::problem::Problem;
 use crate::queue::{DeliveryId, Inserted, Status, StoreError};
 use crate::startup::AppState;
+use crate::telemetry::metrics as m;
 use crate::webhook::intake::IntakeError;
 use crate::webhook::plan::plan;
 use crate::webhook::signature::IncomingRequest;
@@ -27,32 +28,60 @@ pub async fn receive(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
+    let started = Instant::now();
+    let answer = handle(&state, &source, query, &method, &uri, &headers, body).await;
+    // Only configured names become label values: the path is the sender's to choose.
+    let source_label = if state.intake.source(&source).is_some() {
+        source
+    } else {
+        "unknown".to_owned()
+    };
+    let (outcome, reason) = match &answer {
+        Ok((_, outcome)) => (*outcome, String::new()),
+        Err(problem) => ("rejected", problem.reason().to_owned()),
+    };
+    ::metrics::counter!(m::WEBHOOKS, "source" => source_label, "outcome" => outcome, "reason" => reason).increment(1);
+    ::metrics::histogram!(m::INTAKE_SECONDS, "outcome" => outcome)
+        .record(started.elapsed().as_secs_f64());
+    answer.map(|(response, _)| response)
+}
+
+/// The intake proper; the outcome label comes back with the response.
+async fn handle(
+    state: &AppState,
+    source: &str,
+    query: Option<String>,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(Response, &'static str), Problem> {
     let body = body.map_err(|rejection| body_problem(&rejection, state.max_body_bytes))?;
     let dry_run = dry_run(query.as_deref())?;
     let request = IncomingRequest {
-        method: &method,
-        uri: &uri,
-        headers: &headers,
+        method,
+        uri,
+        headers,
         body: &body,
     };
     let prepared = state
         .intake
-        .prepare(&source, request, (state.clock)())
+        .prepare(source, request, (state.clock)())
         .map_err(intake_problem)?;
     if dry_run {
-        return Ok(Json(plan(&prepared, state.genesys.participant_purposes())).into_response());
+        return Ok((
+            Json(plan(&prepared, state.genesys.participant_purposes())).into_response(),
+            "dry_run",
+        ));
     }
     if prepared.mapped.attributes.is_empty() {
-        return Ok((
-            StatusCode::OK,
-            Json(json!({
-                "status": "nothing_to_write",
-                "detail": "no mapped field had a value, so nothing is sent to Genesys",
-                "skipped_null": prepared.mapped.skipped_null,
-                "dropped": prepared.mapped.dropped,
-            })),
-        )
-            .into_response());
+        let body = Json(json!({
+            "status": "nothing_to_write",
+            "detail": "no mapped field had a value, so nothing is sent to Genesys",
+            "skipped_null": prepared.mapped.skipped_null,
+            "dropped": prepared.mapped.dropped,
+        }));
+        return Ok(((StatusCode::OK, body).into_response(), "nothing_to_write"));
     }
     if state.intake.is_replay(&prepared) {
         return Err(intake_problem(IntakeError::Replay));
@@ -63,10 +92,10 @@ pub async fn receive(
     let inserted = state.queue.enqueue(job).await.map_err(store_problem)?;
     let id = inserted.id();
     if let Inserted::Duplicate { status, .. } = inserted {
-        return Ok(duplicate(id, status));
+        return Ok((duplicate(id, status), "duplicate"));
     }
     tracing::info!(delivery_id = %id, source, conversation_id = conversation, keys = keys.len(), "webhook accepted");
-    if let Some(wait) = prefer_wait(&headers) {
+    if let Some(wait) = prefer_wait(headers) {
         let waited = state.queue.wait(id, wait).await.map_err(store_problem)?;
         if let Some(job) = waited.filter(|j| j.status.is_final()) {
             let mut response = (
@@ -79,14 +108,15 @@ pub async fn receive(
                 HeaderValue::from_str(&format!("wait={}", wait.as_secs()))
                     .unwrap_or(HeaderValue::from_static("wait")),
             );
-            return Ok(response);
+            return Ok((response, "accepted"));
         }
     }
-    Ok((
+    let response = (
         StatusCode::ACCEPTED,
         Json(json!({ "status": "accepted", "delivery_id": id, "conversation_id": conversation, "attribute_keys": keys })),
     )
-        .into_response())
+        .into_response();
+    Ok((response, "accepted"))
 }
 
 fn duplicate(id: DeliveryId, status: Status) -> Response {

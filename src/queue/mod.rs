@@ -96,6 +96,7 @@ impl Queue {
         };
         tokio::spawn(self.clone().purge_periodically(shutdown.clone()));
         tokio::spawn(self.clone().checkpoint_periodically(shutdown.clone()));
+        tokio::spawn(self.clone().gauges_periodically(shutdown.clone()));
         tokio::spawn(worker::run(deliverer, shutdown))
     }
 
@@ -152,6 +153,29 @@ impl Queue {
 
     pub fn backend(&self) -> &'static str {
         self.store.backend()
+    }
+
+    async fn gauges_periodically(self, shutdown: CancellationToken) {
+        use crate::telemetry::metrics as m;
+        loop {
+            match self.store.gauges().await {
+                Ok(g) => {
+                    ::metrics::gauge!(m::JOBS, "status" => "pending").set(g.pending as f64);
+                    ::metrics::gauge!(m::JOBS, "status" => "in_flight").set(g.in_flight as f64);
+                    ::metrics::gauge!(m::JOBS, "status" => "dead").set(g.dead as f64);
+                    let age = g
+                        .oldest_pending
+                        .and_then(|t| SystemTime::now().duration_since(t).ok())
+                        .unwrap_or_default();
+                    ::metrics::gauge!(m::OLDEST_PENDING_SECONDS).set(age.as_secs_f64());
+                }
+                Err(err) => tracing::warn!(error = %err, "cannot read the store's gauges"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(5)) => {}
+                () = shutdown.cancelled() => return,
+            }
+        }
     }
 
     async fn checkpoint_periodically(self, shutdown: CancellationToken) {

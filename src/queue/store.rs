@@ -51,6 +51,15 @@ pub struct BatchResult {
     pub topped_up: Vec<Vec<Job>>,
 }
 
+/// What the metrics show of the store.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Gauges {
+    pub pending: u64,
+    pub in_flight: u64,
+    pub dead: u64,
+    pub oldest_pending: Option<SystemTime>,
+}
+
 #[derive(Debug)]
 pub enum Store {
     Sqlite(SqliteStore),
@@ -130,6 +139,12 @@ impl Store {
     ) -> Result<u64, StoreError> {
         match self {
             Store::Sqlite(s) => s.purge(delivered_before, dead_before).await,
+        }
+    }
+
+    pub async fn gauges(&self) -> Result<Gauges, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.gauges().await,
         }
     }
 

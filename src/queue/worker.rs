@@ -19,6 +19,7 @@ use super::store::ClaimRequest;
 use super::waiters::Waiters;
 use super::writer::Writer;
 use crate::genesys::{ConversationId, GenesysClient, GenesysError, ParticipantId};
+use crate::telemetry::metrics as m;
 
 #[derive(Clone, Debug)]
 pub(super) struct Deliverer {
@@ -121,11 +122,15 @@ async fn deliver(d: Deliverer, group: ClaimedGroup, _slot: OwnedSemaphorePermit)
     let explicit = first.participant_id.clone();
     let conversation = first.conversation_id.clone();
     let target = first.target();
+    let source = first.source.clone();
     async move {
         let outcome = write(&d, &conversation, explicit.as_deref(), &target, &mut ids, &mut attributes).await;
         let (finish, status) = match outcome {
             Ok(participant) => {
                 tracing::info!(participant_id = %participant, keys = attributes.len(), "delivered");
+                ::metrics::counter!(m::DELIVERIES, "source" => source.clone(), "outcome" => "delivered").increment(ids.len() as u64);
+                let waited = SystemTime::now().duration_since(received_at).unwrap_or_default();
+                ::metrics::histogram!(m::END_TO_END_SECONDS).record(waited.as_secs_f64());
                 let newest = ids.iter().copied().max().unwrap_or_default();
                 let keys = attributes.keys().cloned().collect();
                 (
@@ -145,12 +150,14 @@ async fn deliver(d: Deliverer, group: ClaimedGroup, _slot: OwnedSemaphorePermit)
                 };
                 match decide(&err, attempts, received_at, SystemTime::now(), &d.settings.retry) {
                     Decision::Retry { at } => {
+                        ::metrics::counter!(m::DELIVERIES, "source" => source.clone(), "outcome" => "retry").increment(ids.len() as u64);
                         tracing::warn!(attempts, status = err.status(), code = err.code(), correlation_id = err.correlation_id(),
                             retry_in_ms = at.duration_since(SystemTime::now()).map_or(0, |w| w.as_millis() as u64),
                             error = %err, "delivery failed; will retry");
                         (Finish::Retry { ids: ids.clone(), run_at: at, error }, None)
                     }
                     Decision::Dead { reason } => {
+                        ::metrics::counter!(m::DELIVERIES, "source" => source.clone(), "outcome" => "dead").increment(ids.len() as u64);
                         tracing::error!(attempts, status = err.status(), code = err.code(), correlation_id = err.correlation_id(),
                             reason = %reason, "delivery failed for good: dead letter");
                         (Finish::Dead { ids: ids.clone(), reason, error: Some(error) }, Some(Status::Dead))

@@ -83,13 +83,20 @@ impl CapturedLogs {
         String::from_utf8_lossy(&self.0.lock().expect("log buffer")).into_owned()
     }
 
-    /// Installs a TRACE-level logger for the whole test process.
-    pub fn install_globally(&self) {
-        tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
-            .with_writer(self.clone())
-            .with_ansi(false)
-            .init();
+    /// The process's TRACE-level logger, installed by the first caller: every test of the
+    /// binary shares it (and scans the whole capture for its own secrets).
+    pub fn global() -> Self {
+        static LOGS: std::sync::OnceLock<CapturedLogs> = std::sync::OnceLock::new();
+        LOGS.get_or_init(|| {
+            let logs = CapturedLogs::default();
+            tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
+                .with_writer(logs.clone())
+                .with_ansi(false)
+                .init();
+            logs
+        })
+        .clone()
     }
 }
 

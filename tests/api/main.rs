@@ -7,6 +7,7 @@ mod delivery;
 mod genesys_client;
 mod health;
 mod helpers;
+mod metrics;
 mod openapi;
 mod packaging;
 mod readme;

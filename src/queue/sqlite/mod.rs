@@ -16,7 +16,7 @@ use super::job::{
     ClaimedGroup, DeliveryId, Filter, Finish, Inserted, Job, LastError, NewJob, Replay, Status,
     to_ms,
 };
-use super::store::{Batch, BatchResult, StoreError};
+use super::store::{Batch, BatchResult, Gauges, StoreError};
 
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("0001_deliveries.sql"))];
 
@@ -221,6 +221,30 @@ impl SqliteStore {
             .execute(&self.readers)
             .await?;
         Ok(done.rows_affected())
+    }
+
+    /// Jobs pending, in flight and dead, and when the oldest pending one arrived. Each count
+    /// reads one of the small partial indexes, never the whole table.
+    pub async fn gauges(&self) -> Result<Gauges, StoreError> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM deliveries WHERE status = 'pending') AS pending, \
+                    (SELECT COUNT(*) FROM deliveries WHERE status = 'in_flight') AS in_flight, \
+                    (SELECT COUNT(*) FROM deliveries WHERE status = 'dead') AS dead, \
+                    (SELECT MIN(received_at) FROM deliveries WHERE status = 'pending') AS oldest",
+        )
+        .fetch_one(&self.readers)
+        .await?;
+        let count = |name: &str| -> Result<u64, StoreError> {
+            Ok(u64::try_from(row.try_get::<i64, _>(name)?).unwrap_or(0))
+        };
+        Ok(Gauges {
+            pending: count("pending")?,
+            in_flight: count("in_flight")?,
+            dead: count("dead")?,
+            oldest_pending: row
+                .try_get::<Option<i64>, _>("oldest")?
+                .map(super::job::from_ms),
+        })
     }
 
     /// Copies committed WAL pages into the database file without blocking the writer (PASSIVE),

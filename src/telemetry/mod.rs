@@ -1,6 +1,8 @@
 //! Logging: readable lines locally, JSON in production; the filter comes from `RUST_LOG` when set,
 //! else from `log.level`.
 
+pub mod metrics;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, LogSettings};
