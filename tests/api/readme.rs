@@ -56,3 +56,58 @@ fn every_source_example_in_the_readme_loads_and_validates() {
         );
     }
 }
+
+/// `section.key` → default, as written in config/default.toml (the reference users read).
+fn default_toml_keys() -> Vec<(String, String)> {
+    let mut section = String::new();
+    let mut keys = Vec::new();
+    for line in include_str!("../../config/default.toml").lines() {
+        let line = line.trim();
+        if line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = name.to_owned();
+            continue;
+        }
+        if let Some((key, rest)) = line.split_once('=') {
+            let default = rest.split(" #").next().unwrap_or("").trim().to_owned();
+            keys.push((format!("{section}.{}", key.trim()), default));
+        }
+    }
+    keys
+}
+
+#[test]
+fn the_readme_configuration_reference_matches_default_toml() {
+    let start = README.find("### Reference").expect("the reference section");
+    let table: Vec<(String, String)> = README[start..]
+        .lines()
+        .skip_while(|l| !l.starts_with("| key"))
+        .skip(2)
+        .take_while(|l| l.starts_with("| `"))
+        .filter_map(|row| {
+            let cells: Vec<&str> = row.split(" | ").collect();
+            let key = cells
+                .first()?
+                .trim_start_matches("| ")
+                .trim_matches('`')
+                .to_owned();
+            let default = cells.get(1)?.trim_matches('`').replace("\\|", "|");
+            Some((
+                key,
+                if default == "(empty)" {
+                    "\"\"".to_owned()
+                } else {
+                    default
+                },
+            ))
+        })
+        .collect();
+    let defaults = default_toml_keys();
+    assert!(defaults.len() > 40, "parsed {} keys", defaults.len());
+    assert_eq!(
+        table, defaults,
+        "README's reference and config/default.toml disagree"
+    );
+}
