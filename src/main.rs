@@ -47,6 +47,12 @@ enum Command {
     CheckConfig,
     /// Sign a payload with a source's scheme and current secret, to replay it with curl.
     Sign(SignArgs),
+    /// GET a health URL once (3 s timeout); exit 0 on a 2xx answer, 1 otherwise (for HEALTHCHECK).
+    Healthcheck {
+        /// The URL to probe: by default the bridge's readiness on the default port, from inside its host.
+        #[arg(long, env = "BRIDGE_HEALTHCHECK_URL", default_value = cli::healthcheck::DEFAULT_URL)]
+        url: String,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -82,6 +88,9 @@ fn main() -> ExitCode {
         Command::Serve => serve(&options),
         Command::CheckConfig => check_config(&options),
         Command::Sign(args) => sign(&options, &args),
+        Command::Healthcheck { url } => {
+            cli::healthcheck::run(&url, &mut std::io::stdout()).map_err(Into::into)
+        }
     };
     match outcome {
         Ok(code) => code,

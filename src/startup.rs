@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Settings, SimulatorSettings, describe_source};
 use crate::genesys::{BuildError, Endpoints, GenesysClient};
 use crate::queue::{Queue, StoreError};
-use crate::simulator::{NewConversation, NewParticipant, RunningSimulator, SimConfig, Simulator};
+use crate::simulator::{NewConversation, RunningSimulator, SimConfig, Simulator};
 use crate::webhook::intake::Intake;
 use crate::webhook::signature::Scheme;
 
@@ -215,18 +215,7 @@ async fn start_simulator(settings: &SimulatorSettings) -> Result<RunningSimulato
         ..SimConfig::default()
     });
     if let Some(id) = &settings.demo_conversation {
-        // Fixed participant ids, so the README can show where the attributes land.
-        let participant = |id: &str, purpose: &str| NewParticipant {
-            id: Some(id.to_owned()),
-            ..NewParticipant::active(purpose)
-        };
-        simulator.create_conversation(NewConversation {
-            id: Some(id.clone()),
-            participants: Some(vec![
-                participant("demo-ivr", "ivr"),
-                participant("demo-customer", "customer"),
-            ]),
-        });
+        simulator.create_conversation(NewConversation::demo(id.clone()));
     }
     let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), settings.port);
     let running = simulator

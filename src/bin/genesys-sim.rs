@@ -40,7 +40,7 @@ struct Args {
     /// Lift the rate limit.
     #[arg(long, env = "GENESYS_SIM_NO_RATE_LIMIT")]
     no_rate_limit: bool,
-    /// Create a conversation with this id (an ivr and a customer) at start.
+    /// Create a conversation with this id at start: participants demo-ivr (ivr) and demo-customer (customer).
     #[arg(long, env = "GENESYS_SIM_DEMO_CONVERSATION")]
     demo_conversation: Option<String>,
 }
@@ -62,7 +62,7 @@ async fn main() -> anyhow::Result<()> {
         ..SimConfig::default()
     });
     if let Some(id) = args.demo_conversation {
-        let conversation = simulator.create_conversation(NewConversation::with_id(id));
+        let conversation = simulator.create_conversation(NewConversation::demo(id));
         for participant in &conversation.participants {
             tracing::info!(
                 conversation_id = %conversation.id,

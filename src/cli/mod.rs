@@ -1,4 +1,5 @@
 //! What the CLI commands do, as library functions returning text; `main.rs` only dispatches.
 
 pub mod check_config;
+pub mod healthcheck;
 pub mod sign;

@@ -35,6 +35,22 @@ pub struct NewConversation {
 }
 
 impl NewConversation {
+    /// The demo call: an IVR leg `demo-ivr` and the caller `demo-customer`, with fixed ids so the
+    /// README's commands can name them.
+    pub fn demo(id: impl Into<String>) -> Self {
+        let participant = |id: &str, purpose: &str| NewParticipant {
+            id: Some(id.to_owned()),
+            ..NewParticipant::active(purpose)
+        };
+        Self {
+            id: Some(id.into()),
+            participants: Some(vec![
+                participant("demo-ivr", "ivr"),
+                participant("demo-customer", "customer"),
+            ]),
+        }
+    }
+
     /// A conversation with a fixed id and the default participants.
     pub fn with_id(id: impl Into<String>) -> Self {
         Self {
