@@ -119,7 +119,10 @@ impl SqliteStore {
         conn: &mut SqliteConnection,
         batch: &Batch,
     ) -> Result<BatchResult, StoreError> {
-        let mut tx = conn.begin().await?;
+        // IMMEDIATE: take the write lock up front. A deferred transaction that reads first and
+        // then meets another connection's write (a readiness probe, the purge) fails at once with
+        // "database is locked" instead of waiting out busy_timeout.
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
         let now = to_ms(SystemTime::now());
         let mut result = BatchResult::default();
         for chunk in chunked(&batch.inserts) {
