@@ -124,7 +124,7 @@ impl Application {
         }
         let intake = Arc::new(Intake::new(settings.sources));
         let queue = Queue::open(settings.queue.clone()).await?;
-        tracing::info!(backend = queue.backend(), dir = %settings.queue.data_dir.display(), "store open");
+        tracing::info!(store = %settings.queue.store.describe(), "store open");
         let admin = AdminAccess {
             token_digest: settings.admin.token.as_ref().map(|t| {
                 use secrecy::ExposeSecret;

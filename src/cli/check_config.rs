@@ -62,7 +62,7 @@ pub fn summary(settings: &Settings) -> String {
     let _ = writeln!(
         out,
         "queue       store {} · {} workers · retries for {:?} · idempotency window {:?}",
-        q.data_dir.display(),
+        q.store.describe(),
         q.workers,
         q.retry.horizon,
         q.idempotency_window

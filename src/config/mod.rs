@@ -20,6 +20,7 @@ use crate::webhook::source::Source;
 mod genesys;
 mod queue;
 mod sources;
+mod store;
 
 pub use queue::{AdminSettings, DEMO_ADMIN_TOKEN};
 pub use sources::{DEMO_SECRET, describe as describe_source};
@@ -68,6 +69,7 @@ struct RawConfig {
     genesys: genesys::RawGenesys,
     limits: Limits,
     queue: queue::RawQueue,
+    store: store::RawStore,
     admin: queue::RawAdmin,
     simulator: RawSimulator,
     #[serde(default)]
@@ -218,7 +220,9 @@ fn validate(raw: RawConfig, profile: &str) -> Result<Settings, ConfigError> {
     let genesys = genesys::settings(raw.genesys, simulator.is_some(), &mut problems);
     let production = profile == "production";
     let sources = sources::sources(raw.sources, raw.limits, production, &mut problems);
-    let queue = queue::queue(raw.queue, server.shutdown_grace, &mut problems);
+    let mut queue = queue::queue(raw.queue, server.shutdown_grace, &mut problems);
+    let embedded = std::mem::replace(&mut queue.store, crate::queue::StoreSettings::default());
+    queue.store = store::store(raw.store, embedded, &mut problems);
     let admin = queue::admin(raw.admin, production, &mut problems);
     if production && simulator.is_some() {
         problems.add(

@@ -6,7 +6,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::Problems;
-use crate::queue::{QueueSettings, RetrySchedule};
+use crate::queue::{QueueSettings, RetrySchedule, StoreSettings};
 
 /// The local profile's admin token: public, so production refuses it.
 pub const DEMO_ADMIN_TOKEN: &str = "local-admin-token";
@@ -59,7 +59,9 @@ pub(super) fn queue(
         problems.add("queue.workers", "must be at least 1");
     }
     QueueSettings {
-        data_dir: PathBuf::from(raw.data_dir.trim()),
+        store: StoreSettings::Sqlite {
+            data_dir: PathBuf::from(raw.data_dir.trim()),
+        },
         workers: raw.workers.max(1),
         lease: problems.duration("queue.lease", &raw.lease),
         poll_interval: problems.duration("queue.poll_interval", &raw.poll_interval),

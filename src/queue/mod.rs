@@ -15,7 +15,6 @@ mod waiters;
 mod worker;
 pub mod writer;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -24,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use job::{DeliveryId, Filter, Inserted, Job, NewJob, Replay, Status};
 pub use policy::RetrySchedule;
-pub use store::{Store, StoreError};
+pub use store::{PostgresSettings, Store, StoreError, StoreSettings};
 
 use participants::ParticipantCache;
 use waiters::Waiters;
@@ -34,8 +33,8 @@ use crate::genesys::GenesysClient;
 
 #[derive(Clone, Debug)]
 pub struct QueueSettings {
-    /// Where the SQLite file lives.
-    pub data_dir: PathBuf,
+    /// Where jobs are kept: the embedded SQLite file or a shared PostgreSQL database.
+    pub store: StoreSettings,
     /// Deliveries in flight at once.
     pub workers: usize,
     /// How long a leased job may stay in flight before it is due again.
@@ -66,7 +65,14 @@ pub struct Queue {
 impl Queue {
     /// Opens the store, takes back leases a previous process left, and starts the writer.
     pub async fn open(settings: QueueSettings) -> Result<Self, StoreError> {
-        let store = Store::open_sqlite(&settings.data_dir).await?;
+        let store = match &settings.store {
+            StoreSettings::Sqlite { data_dir } => Store::open_sqlite(data_dir).await?,
+            StoreSettings::Postgres(_) => {
+                return Err(StoreError::Unavailable(
+                    "the PostgreSQL store is not built yet".to_owned(),
+                ));
+            }
+        };
         let recovered = store.recover_leases().await?;
         if recovered > 0 {
             tracing::warn!(
