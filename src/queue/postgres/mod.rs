@@ -521,9 +521,9 @@ async fn apply_finish(tx: &mut Tx<'_>, finish: &Finish, now: i64) -> Result<(), 
     let mut query =
         QueryBuilder::<Postgres>::new("UPDATE deliveries SET lease_until = NULL, updated_at = ");
     query.push_bind(now);
-    let ids = match finish {
+    let leases = match finish {
         Finish::Delivered {
-            ids,
+            leases,
             participant_id,
             target,
             keys,
@@ -535,35 +535,46 @@ async fn apply_finish(tx: &mut Tx<'_>, finish: &Finish, now: i64) -> Result<(), 
                 .push_bind(now)
                 .push(", delivered_to = ")
                 .push_bind(participant_id.clone());
-            ids
+            leases
         }
-        Finish::Retry { ids, run_at, error } => {
+        Finish::Retry {
+            leases,
+            run_at,
+            error,
+        } => {
             query
                 .push(", status = 'pending', run_at = ")
                 .push_bind(to_ms(*run_at));
             push_error(&mut query, Some(error));
-            ids
+            leases
         }
-        Finish::Dead { ids, reason, error } => {
+        Finish::Dead {
+            leases,
+            reason,
+            error,
+        } => {
             query
                 .push(", status = 'dead', finished_at = ")
                 .push_bind(now)
                 .push(", dead_reason = ")
                 .push_bind(reason.clone());
             push_error(&mut query, error.as_ref());
-            ids
+            leases
         }
     };
-    if ids.is_empty() {
+    if leases.is_empty() {
         return Ok(());
     }
-    let ids: Vec<uuid::Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
-    // Only while still in flight: a job whose lease ran out and that another replica took over
-    // belongs to that replica now.
+    let ids: Vec<uuid::Uuid> = leases.iter().map(|l| l.id.as_uuid()).collect();
+    let attempts: Vec<i64> = leases.iter().map(|l| i64::from(l.attempt)).collect();
+    // Only under this attempt's lease: a job whose lease ran out and that another replica took
+    // over belongs to that replica now.
     query
-        .push(" WHERE status = 'in_flight' AND id = ANY(")
+        .push(" FROM UNNEST(")
         .push_bind(ids)
-        .push(")");
+        .push("::uuid[], ")
+        .push_bind(attempts)
+        .push("::bigint[]) AS lease(id, attempt) WHERE deliveries.id = lease.id AND deliveries.attempts = lease.attempt AND deliveries.status = 'in_flight'");
     query.build().execute(&mut **tx).await?;
     Ok(())
 }
@@ -772,3 +783,6 @@ async fn claim_due(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests;
