@@ -785,4 +785,5 @@ async fn claim_due(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests;
