@@ -39,6 +39,7 @@ pub(super) async fn run(deliverer: Deliverer, shutdown: CancellationToken) {
     let slots = Arc::new(Semaphore::new(deliverer.settings.workers.max(1)));
     let tasks = TaskTracker::new();
     let mut busy = false;
+    let mut failing = false;
     loop {
         let first = tokio::select! {
             permit = Arc::clone(&slots).acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
@@ -62,9 +63,17 @@ pub(super) async fn run(deliverer: Deliverer, shutdown: CancellationToken) {
             })
             .await;
         let groups = match claimed {
-            Ok(groups) => groups,
+            Ok(groups) => {
+                if std::mem::take(&mut failing) {
+                    tracing::info!("leasing jobs again");
+                }
+                groups
+            }
+            // Said once per outage, not every poll; readiness reports the store meanwhile.
             Err(err) => {
-                tracing::error!(error = %err, "cannot lease jobs; trying again shortly");
+                if !std::mem::replace(&mut failing, true) {
+                    tracing::error!(error = %err, "cannot lease jobs; trying again every poll interval");
+                }
                 Vec::new()
             }
         };

@@ -17,12 +17,12 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use secrecy::ExposeSecret;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Postgres, QueryBuilder, Row};
-use tokio::sync::OnceCell;
 
 use super::job::{
     ClaimedGroup, DeliveryId, Filter, Finish, Inserted, Job, LastError, NewJob, Replay, Status,
@@ -40,7 +40,8 @@ const MIGRATION_LOCK: i64 = 0x6765_6e65_7379_7301;
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,
-    migrated: Arc<OnceCell<()>>,
+    migrated: Arc<AtomicBool>,
+    connecting: Arc<tokio::sync::Mutex<()>>,
     /// Whose Genesys rate limit a recorded 429 speaks for.
     throttle_scope: String,
 }
@@ -68,18 +69,29 @@ impl PgStore {
             .connect_lazy_with(options);
         Ok(Self {
             pool,
-            migrated: Arc::new(OnceCell::new()),
+            migrated: Arc::new(AtomicBool::new(false)),
+            connecting: Arc::new(tokio::sync::Mutex::new(())),
             throttle_scope: throttle_scope.to_owned(),
         })
     }
 
-    /// Applies pending migrations once; every operation waits for this first, so a store that
-    /// started while the database was down becomes usable as soon as it is back.
+    /// Connects and applies pending migrations, once; every operation checks this first, so a
+    /// store that started while the database was down becomes usable as soon as it is back.
+    /// While one attempt is under way, others fail at once instead of queueing behind it.
     pub async fn ready(&self) -> Result<(), StoreError> {
-        self.migrated
-            .get_or_try_init(|| async { self.migrate().await.map(|_| ()) })
-            .await
-            .map(|_| ())
+        if self.migrated.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let Ok(_attempt) = self.connecting.try_lock() else {
+            return Err(StoreError::Unavailable(
+                "still connecting to PostgreSQL".to_owned(),
+            ));
+        };
+        if !self.migrated.load(Ordering::Acquire) {
+            self.migrate().await?;
+            self.migrated.store(true, Ordering::Release);
+        }
+        Ok(())
     }
 
     /// Applies what is missing; returns the versions applied now. Replicas starting together
