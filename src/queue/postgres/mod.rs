@@ -33,7 +33,8 @@ use super::store::{Batch, BatchResult, Gauges, PostgresSettings, StoreError};
 
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("0001_deliveries.sql"))];
 
-/// Serialises migrations between replicas starting together (any constant unique to us).
+/// Serialises migrations between replicas starting together (any constant unique to us; per
+/// database, so deployments in other schemas of it take turns too, which is harmless).
 const MIGRATION_LOCK: i64 = 0x6765_6e65_7379_7301;
 
 /// Cheap to clone: the pool and the migration state are shared.
@@ -646,9 +647,10 @@ async fn replay(tx: &mut Tx<'_>, which: &Replay, now: i64) -> Result<u64, StoreE
 }
 
 /// The advisory lock key of a target (an SQL expression over `target`): a claim of the target
-/// holds it until its transaction ends.
+/// holds it until its transaction ends. Advisory locks are per database, so the key includes the
+/// schema: deployments sharing a database in different schemas never wait for each other.
 fn target_lock(target: &str) -> String {
-    format!("hashtextextended({target}, 7)")
+    format!("hashtextextended(current_schema() || '/' || {target}, 7)")
 }
 
 /// Leases the due jobs of one target whose delivery this replica has under way.
