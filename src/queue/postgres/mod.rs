@@ -138,7 +138,13 @@ impl PgStore {
             inserted: insert(&mut tx, &batch.inserts, now).await?,
             ..BatchResult::default()
         };
-        for finish in &batch.finishes {
+        // The common outcome goes in two statements for the whole batch; failures one by one.
+        let (delivered, failed): (Vec<&Finish>, Vec<&Finish>) = batch
+            .finishes
+            .iter()
+            .partition(|f| matches!(f, Finish::Delivered { .. }));
+        apply_delivered(&mut tx, &delivered, now).await?;
+        for finish in failed {
             apply_finish(&mut tx, finish, now).await?;
         }
         for which in &batch.replays {
@@ -530,26 +536,83 @@ fn push_error(query: &mut QueryBuilder<Postgres>, error: Option<&LastError>) {
         .push_bind(error.and_then(|e| e.correlation_id.clone()));
 }
 
-async fn apply_finish(tx: &mut Tx<'_>, finish: &Finish, now: i64) -> Result<(), StoreError> {
-    let mut query =
-        QueryBuilder::<Postgres>::new("UPDATE deliveries SET lease_until = NULL, updated_at = ");
-    query.push_bind(now);
-    let leases = match finish {
-        Finish::Delivered {
+/// Records delivered jobs (still under their lease) and, per participant and key, the newest
+/// job that wrote it.
+async fn apply_delivered(
+    tx: &mut Tx<'_>,
+    finishes: &[&Finish],
+    now: i64,
+) -> Result<(), StoreError> {
+    let (mut ids, mut attempts, mut participants) = (Vec::new(), Vec::new(), Vec::new());
+    // (target, key) → newest writer; sorted, so concurrent transactions lock rows in one order.
+    let mut written: BTreeMap<(&str, &str), DeliveryId> = BTreeMap::new();
+    for finish in finishes {
+        let Finish::Delivered {
             leases,
             participant_id,
             target,
             keys,
             newest,
-        } => {
-            record_keys(tx, target, keys, *newest, now).await?;
-            query
-                .push(", status = 'delivered', finished_at = ")
-                .push_bind(now)
-                .push(", delivered_to = ")
-                .push_bind(participant_id.clone());
-            leases
+        } = finish
+        else {
+            continue;
+        };
+        for lease in leases {
+            ids.push(lease.id.as_uuid());
+            attempts.push(i64::from(lease.attempt));
+            participants.push(participant_id.clone());
         }
+        for key in keys {
+            let entry = written.entry((target, key)).or_insert(*newest);
+            *entry = (*entry).max(*newest);
+        }
+    }
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE deliveries SET status = 'delivered', lease_until = NULL, updated_at = $1, finished_at = $1, \
+                delivered_to = lease.participant \
+         FROM UNNEST($2::uuid[], $3::bigint[], $4::text[]) AS lease(id, attempt, participant) \
+         WHERE deliveries.id = lease.id AND deliveries.attempts = lease.attempt AND deliveries.status = 'in_flight'",
+    )
+    .bind(now)
+    .bind(&ids)
+    .bind(&attempts)
+    .bind(&participants)
+    .execute(&mut **tx)
+    .await?;
+    if written.is_empty() {
+        return Ok(());
+    }
+    let (mut targets, mut keys, mut writers) = (Vec::new(), Vec::new(), Vec::new());
+    for ((target, key), newest) in written {
+        targets.push(target.to_owned());
+        keys.push(key.to_owned());
+        writers.push(newest.as_uuid());
+    }
+    sqlx::query(
+        "INSERT INTO target_keys (target, key, delivery_id, updated_at) \
+         SELECT target, key, delivery_id, $4 FROM UNNEST($1::text[], $2::text[], $3::uuid[]) AS t(target, key, delivery_id) \
+         ON CONFLICT (target, key) DO UPDATE SET delivery_id = excluded.delivery_id, updated_at = excluded.updated_at \
+         WHERE excluded.delivery_id > target_keys.delivery_id",
+    )
+    .bind(&targets)
+    .bind(&keys)
+    .bind(&writers)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A failed attempt's outcome: pending again (when) or dead (why), with the error.
+async fn apply_finish(tx: &mut Tx<'_>, finish: &Finish, now: i64) -> Result<(), StoreError> {
+    let mut query =
+        QueryBuilder::<Postgres>::new("UPDATE deliveries SET lease_until = NULL, updated_at = ");
+    query.push_bind(now);
+    let leases = match finish {
+        Finish::Delivered { .. } => return apply_delivered(tx, &[finish], now).await,
         Finish::Retry {
             leases,
             run_at,
@@ -589,35 +652,6 @@ async fn apply_finish(tx: &mut Tx<'_>, finish: &Finish, now: i64) -> Result<(), 
         .push_bind(attempts)
         .push("::bigint[]) AS lease(id, attempt) WHERE deliveries.id = lease.id AND deliveries.attempts = lease.attempt AND deliveries.status = 'in_flight'");
     query.build().execute(&mut **tx).await?;
-    Ok(())
-}
-
-/// Remembers, per key, the newest delivered job that wrote it.
-async fn record_keys(
-    tx: &mut Tx<'_>,
-    target: &str,
-    keys: &[String],
-    newest: DeliveryId,
-    now: i64,
-) -> Result<(), StoreError> {
-    if keys.is_empty() {
-        return Ok(());
-    }
-    let mut keys = keys.to_vec();
-    keys.sort();
-    keys.dedup();
-    sqlx::query(
-        "INSERT INTO target_keys (target, key, delivery_id, updated_at) \
-         SELECT $1, key, $2, $3 FROM UNNEST($4::text[]) AS t(key) \
-         ON CONFLICT (target, key) DO UPDATE SET delivery_id = excluded.delivery_id, updated_at = excluded.updated_at \
-         WHERE excluded.delivery_id > target_keys.delivery_id",
-    )
-    .bind(target)
-    .bind(newest.as_uuid())
-    .bind(now)
-    .bind(&keys)
-    .execute(&mut **tx)
-    .await?;
     Ok(())
 }
 
