@@ -68,9 +68,10 @@ fn database_url() -> String {
             out,
             "\nSKIPPED: the PostgreSQL tests (intake, delivery, health and two replicas on one \
              database) did not run: {DATABASE_URL_VAR} is not set.\n\
-             To run them: {DATABASE_URL_VAR}=postgres://postgres@127.0.0.1:5432/postgres \
-             cargo test --test api_postgres (each test makes its own schema in that database; \
-             bash .ci/run makes a database per run).\n"
+             To run them in a database they may fill with schemas: \
+             createdb -h 127.0.0.1 -U postgres bridge_test && \
+             {DATABASE_URL_VAR}=postgres://postgres@127.0.0.1:5432/bridge_test \
+             cargo test --test api_postgres (bash .ci/run makes a database per run).\n"
         );
         let _ = out.flush();
         std::process::exit(0);
