@@ -7,7 +7,9 @@
 
 use std::io::Write as _;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
+use genesys_bridge::queue::Queue;
 use sqlx::{AssertSqlSafe, Connection as _, PgConnection};
 
 /// The database the PostgreSQL suite creates its schemas in.
@@ -49,6 +51,29 @@ impl TestStore {
         &self.env
     }
 }
+
+/// Waits until `queue` takes writes, as an orchestrator waits for readiness before it routes
+/// traffic: a PostgreSQL store connects and migrates once the bridge has started, and answers
+/// 503 until it has (SQLite opens before the server listens, so there is nothing to wait for).
+pub async fn until_writable(queue: &Queue) {
+    if crate::BACKEND != Backend::Postgres {
+        return;
+    }
+    let deadline = Instant::now() + READY_WITHIN;
+    loop {
+        match queue.check_writable().await {
+            Ok(()) => return,
+            Err(err) => assert!(
+                Instant::now() < deadline,
+                "the store is not writable {READY_WITHIN:?} after the start: {err}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// How long a new app's store may take to connect and migrate.
+pub const READY_WITHIN: Duration = Duration::from_secs(10);
 
 /// `BRIDGE_TEST_DATABASE_URL`. Without it the PostgreSQL suite cannot run: the first test to
 /// need it says so on the terminal (libtest hides what tests print, not what they write to the

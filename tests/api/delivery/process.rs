@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::{ADMIN_TOKEN, SOURCES};
-use crate::store::TestStore;
+use crate::store::{Backend, READY_WITHIN, TestStore};
 
 /// A profile for the real binary: no simulator of its own, `sim_url` as Genesys, fast retries,
 /// and `lease` as the time a dead process's deliveries stay leased. (On PostgreSQL a process
@@ -115,6 +115,7 @@ impl BridgeProcess {
         loop {
             if let Some(address) = process.listening_on() {
                 process.base_url = format!("http://{address}");
+                process.until_store_ready().await;
                 return process;
             }
             if let Some(status) = process.child.try_wait().unwrap() {
@@ -126,6 +127,37 @@ impl BridgeProcess {
                 process.log()
             );
             tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Waits until readiness reports the store ok, as an orchestrator waits before it routes
+    /// traffic (a PostgreSQL store connects and migrates once the process listens).
+    async fn until_store_ready(&self) {
+        if crate::BACKEND != Backend::Postgres {
+            return;
+        }
+        let deadline = Instant::now() + READY_WITHIN;
+        loop {
+            let ready: Option<Value> =
+                match reqwest::get(format!("{}/health/ready", self.base_url)).await {
+                    Ok(answer) => answer.json().await.ok(),
+                    Err(_) => None,
+                };
+            let store_ok = ready.as_ref().is_some_and(|r| {
+                r["checks"].as_array().is_some_and(|c| {
+                    c.iter()
+                        .any(|c| c["name"] == "store" && c["status"] == "ok")
+                })
+            });
+            if store_ok {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the store is not ready {READY_WITHIN:?} after the start: {ready:?}\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
