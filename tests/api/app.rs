@@ -66,7 +66,6 @@ pub async fn spawn_app_with(sources: &str, env: &[(&str, &str)], clock: Option<C
     let mut app = Application::build(settings, shutdown.clone())
         .await
         .expect("the bridge starts");
-    crate::store::until_writable(&app.state().queue).await;
     if let Some(clock) = clock {
         app = app.with_clock(clock);
     }

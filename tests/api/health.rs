@@ -150,7 +150,6 @@ async fn ready_is_503_not_accepting_once_shutdown_has_begun() {
     let app = Application::build(settings, shutdown.clone())
         .await
         .unwrap();
-    crate::store::until_writable(&app.state().queue).await;
     let router =
         genesys_bridge::http::router(app.state().clone(), std::time::Duration::from_secs(5));
     let server = TestServer::new(router);

@@ -7,9 +7,8 @@
 
 use std::io::Write as _;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use genesys_bridge::queue::Queue;
 use sqlx::{AssertSqlSafe, Connection as _, PgConnection};
 
 /// The database the PostgreSQL suite creates its schemas in.
@@ -52,34 +51,14 @@ impl TestStore {
     }
 }
 
-/// Waits until `queue` takes writes, as an orchestrator waits for readiness before it routes
-/// traffic: a PostgreSQL store connects and migrates once the bridge has started, and answers
-/// 503 until it has (SQLite opens before the server listens, so there is nothing to wait for).
-pub async fn until_writable(queue: &Queue) {
-    if crate::BACKEND != Backend::Postgres {
-        return;
-    }
-    let deadline = Instant::now() + READY_WITHIN;
-    loop {
-        match queue.check_writable().await {
-            Ok(()) => return,
-            Err(err) => assert!(
-                Instant::now() < deadline,
-                "the store is not writable {READY_WITHIN:?} after the start: {err}"
-            ),
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-/// How long a new app's store may take to connect and migrate.
+/// How long a bridge process may take to report ready (its store connected and migrated).
 pub const READY_WITHIN: Duration = Duration::from_secs(10);
 
 /// `BRIDGE_TEST_DATABASE_URL`. Without it the PostgreSQL suite cannot run: the first test to
 /// need it says so on the terminal (libtest hides what tests print, not what they write to the
 /// process's stdout) and ends the test binary with success, so `cargo test` goes on to the next
 /// one. Every other test waits for the exit.
-fn database_url() -> String {
+pub fn database_url() -> String {
     if let Some(url) = std::env::var(DATABASE_URL_VAR)
         .ok()
         .filter(|u| !u.trim().is_empty())
@@ -91,12 +70,12 @@ fn database_url() -> String {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(
             out,
-            "\nSKIPPED: the PostgreSQL tests (intake, delivery, health and two replicas on one \
-             database) did not run: {DATABASE_URL_VAR} is not set.\n\
+            "\nSKIPPED: the PostgreSQL tests (the store's own, intake, delivery, health and two \
+             replicas on one database) did not run: {DATABASE_URL_VAR} is not set.\n\
              To run them in a database they may fill with schemas: \
              createdb -h 127.0.0.1 -U postgres bridge_test && \
              {DATABASE_URL_VAR}=postgres://postgres@127.0.0.1:5432/bridge_test \
-             cargo test --test api_postgres (bash .ci/run makes a database per run).\n"
+             cargo test --locked (bash .ci/run makes a database per run).\n"
         );
         let _ = out.flush();
         std::process::exit(0);
@@ -105,7 +84,7 @@ fn database_url() -> String {
 }
 
 /// A new schema `bridge_test_<uuid>` in the database at `url`.
-async fn create_schema(url: &str) -> String {
+pub async fn create_schema(url: &str) -> String {
     let schema = format!("bridge_test_{}", uuid::Uuid::new_v4().simple());
     let mut connection = PgConnection::connect(url)
         .await
@@ -119,7 +98,7 @@ async fn create_schema(url: &str) -> String {
 }
 
 /// `url` with its connections' `search_path` set to `schema`.
-fn with_schema(url: &str, schema: &str) -> String {
+pub fn with_schema(url: &str, schema: &str) -> String {
     let separator = if url.contains('?') { '&' } else { '?' };
     format!("{url}{separator}options[search_path]={schema}")
 }

@@ -12,6 +12,7 @@ mod delivery;
 mod health;
 #[path = "../api/helpers.rs"]
 mod helpers;
+mod outage;
 mod replicas;
 #[path = "../api/smoke.rs"]
 mod smoke;
