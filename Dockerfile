@@ -18,9 +18,10 @@
 FROM rust:1.95.0-slim-trixie AS builder
 WORKDIR /build
 
-# Dependencies first, against stub targets: this layer is rebuilt only when Cargo.toml or
-# Cargo.lock change, not on every source edit.
+# Dependencies first, against stub targets: this layer is rebuilt only when Cargo.toml,
+# Cargo.lock or a vendored crate (vendor/README.md) change, not on every source edit.
 COPY Cargo.toml Cargo.lock ./
+COPY vendor ./vendor
 RUN mkdir -p src/bin \
     && echo 'fn main() {}' > src/main.rs \
     && echo 'fn main() {}' > src/bin/genesys-sim.rs \
