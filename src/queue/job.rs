@@ -223,6 +223,37 @@ pub struct ClaimedGroup {
     pub superseded: Vec<String>,
 }
 
+/// Per target, the keys delivered jobs wrote and which job wrote each last: `(writer, key)`.
+pub type WrittenKeys = BTreeMap<String, Vec<(DeliveryId, String)>>;
+
+impl ClaimedGroup {
+    /// Groups claimed jobs by target, oldest first, each with the keys a newer job already
+    /// delivered (rare: replays, jobs retried late), which it must not overwrite.
+    pub fn assemble(claimed: Vec<Job>, written: &WrittenKeys) -> Vec<ClaimedGroup> {
+        let mut groups: BTreeMap<String, Vec<Job>> = BTreeMap::new();
+        for job in claimed {
+            groups.entry(job.target()).or_default().push(job);
+        }
+        groups
+            .into_iter()
+            .map(|(target, mut jobs)| {
+                jobs.sort_by_key(|j| j.id);
+                let newest = jobs.last().map(|j| j.id).unwrap_or_default();
+                let mut superseded: Vec<String> = written
+                    .get(&target)
+                    .into_iter()
+                    .flatten()
+                    .filter(|(writer, _)| *writer > newest)
+                    .map(|(_, key)| key.clone())
+                    .collect();
+                superseded.sort();
+                superseded.dedup();
+                ClaimedGroup { jobs, superseded }
+            })
+            .collect()
+    }
+}
+
 pub fn to_ms(time: SystemTime) -> i64 {
     time.duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

@@ -115,7 +115,13 @@ impl Queue {
                 }
             }
         }
-        let (writer, _task) = Writer::spawn(store.writer_connection().await?);
+        let writer = match &*store {
+            Store::Sqlite(_) => Writer::spawn(store.writer_connection().await?),
+            Store::Postgres(_) => Writer::spawn_split(
+                store.writer_connection().await?,
+                store.writer_connection().await?,
+            ),
+        };
         Ok(Self {
             store,
             writer,

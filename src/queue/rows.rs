@@ -4,7 +4,7 @@
 use sqlx::{ColumnIndex, Database, Decode, Row, Type};
 
 use crate::queue::job::{DeliveryId, Job, LastError, Status, from_ms};
-use crate::queue::store::StoreError;
+use crate::queue::store::{Gauges, StoreError};
 
 /// The columns [`job`] reads, as SQLite stores them.
 pub(super) const COLUMNS: &str = "id, source, event_id, conversation_id, participant_id, attributes, status, attempts, \
@@ -58,5 +58,47 @@ where
             None => None,
         },
         dead_reason: row.try_get("dead_reason")?,
+    })
+}
+
+/// Rows of `SELECT status, COUNT(*) AS n … GROUP BY status`.
+pub(super) fn counts<R>(found: &[R]) -> Result<Vec<(Status, u64)>, StoreError>
+where
+    R: Row,
+    for<'a> &'a str: ColumnIndex<R>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let mut counts = Vec::new();
+    for row in found {
+        let status: String = row.try_get("status")?;
+        let n: i64 = row.try_get("n")?;
+        if let Some(status) = Status::parse(&status) {
+            counts.push((status, u64::try_from(n).unwrap_or(0)));
+        }
+    }
+    Ok(counts)
+}
+
+/// What the gauges read: one row of counts (`pending`, `in_flight`, `dead`) and `oldest`.
+pub(super) const GAUGES: &str = "SELECT (SELECT COUNT(*) FROM deliveries WHERE status = 'pending') AS pending, \
+            (SELECT COUNT(*) FROM deliveries WHERE status = 'in_flight') AS in_flight, \
+            (SELECT COUNT(*) FROM deliveries WHERE status = 'dead') AS dead, \
+            (SELECT MIN(received_at) FROM deliveries WHERE status = 'pending') AS oldest";
+
+pub(super) fn gauges<R>(row: &R) -> Result<Gauges, StoreError>
+where
+    R: Row,
+    for<'a> &'a str: ColumnIndex<R>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let count = |name: &str| -> Result<u64, StoreError> {
+        Ok(u64::try_from(row.try_get::<i64, _>(name)?).unwrap_or(0))
+    };
+    Ok(Gauges {
+        pending: count("pending")?,
+        in_flight: count("in_flight")?,
+        dead: count("dead")?,
+        oldest_pending: row.try_get::<Option<i64>, _>("oldest")?.map(from_ms),
     })
 }

@@ -1,7 +1,11 @@
-//! The group-commit writer: one task owns the store's write connection and turns everything
-//! that is waiting — new jobs from every concurrent intake, delivery outcomes, replays, the
-//! workers' claims — into one transaction, one fsync. Durability then costs one commit per
-//! batch instead of one per webhook.
+//! The group-commit writer: a task owns a write connection and turns everything that is
+//! waiting — new jobs from every concurrent intake, delivery outcomes, replays, the workers'
+//! claims — into one transaction, one fsync. Durability then costs one commit per batch instead
+//! of one per webhook.
+//!
+//! SQLite has one write lock, so one task does it all. PostgreSQL takes writers side by side, so
+//! there the intake gets a task of its own: its commits never wait behind the workers' claims
+//! and outcomes, which touch many rows when a participant's updates coalesce.
 
 use tokio::sync::{Notify, mpsc, oneshot};
 
@@ -29,46 +33,37 @@ enum Op {
     ),
 }
 
-/// Cheap to clone; every clone feeds the same writer task.
+/// Cheap to clone; every clone feeds the same writer task(s).
 #[derive(Clone, Debug)]
 pub struct Writer {
-    ops: mpsc::Sender<Op>,
+    /// New jobs; everything else too when there is one task.
+    intake: mpsc::Sender<Op>,
+    /// Outcomes, replays and claims, when they have a task of their own.
+    deliveries: Option<mpsc::Sender<Op>>,
     /// Signalled after a commit that added jobs: workers wake at once instead of polling.
     pub(crate) arrivals: Arc<Notify>,
 }
 
 impl Writer {
-    /// Starts the writer task. It stops when every `Writer` clone is dropped, after writing what
-    /// it was given.
-    pub fn spawn(mut conn: WriterConnection) -> (Writer, tokio::task::JoinHandle<()>) {
-        let (tx, mut rx) = mpsc::channel::<Op>(16_384);
+    /// Starts one writer task for everything. It stops when every `Writer` clone is dropped,
+    /// after writing what it was given.
+    pub fn spawn(conn: WriterConnection) -> Writer {
         let arrivals = Arc::new(Notify::new());
-        let notify = Arc::clone(&arrivals);
-        let task = tokio::spawn(async move {
-            let mut ops = Vec::with_capacity(MAX_BATCH);
-            while rx.recv_many(&mut ops, MAX_BATCH).await > 0 {
-                // Requests being handled right now join this batch: one commit, one fsync.
-                for _ in 0..2 {
-                    tokio::task::yield_now().await;
-                    while ops.len() < MAX_BATCH
-                        && let Ok(op) = rx.try_recv()
-                    {
-                        ops.push(op);
-                    }
-                }
-                let (size, started) = (ops.len(), std::time::Instant::now());
-                let added = commit(&mut conn, std::mem::take(&mut ops)).await;
-                tracing::debug!(
-                    ops = size,
-                    micros = started.elapsed().as_micros() as u64,
-                    "store batch committed"
-                );
-                if added {
-                    notify.notify_one();
-                }
-            }
-        });
-        (Writer { ops: tx, arrivals }, task)
+        Writer {
+            intake: run(conn, Arc::clone(&arrivals)),
+            deliveries: None,
+            arrivals,
+        }
+    }
+
+    /// Starts two writer tasks: one for the intake's new jobs, one for the rest.
+    pub fn spawn_split(intake: WriterConnection, deliveries: WriterConnection) -> Writer {
+        let arrivals = Arc::new(Notify::new());
+        Writer {
+            intake: run(intake, Arc::clone(&arrivals)),
+            deliveries: Some(run(deliveries, Arc::clone(&arrivals))),
+            arrivals,
+        }
     }
 
     /// Returns once the job is committed (or found to be a duplicate).
@@ -103,12 +98,47 @@ impl Writer {
         op: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Op,
     ) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.ops
-            .send(op(reply))
+        let op = op(reply);
+        let queue = match (&op, &self.deliveries) {
+            (Op::Insert(..), _) | (_, None) => &self.intake,
+            (_, Some(deliveries)) => deliveries,
+        };
+        queue
+            .send(op)
             .await
             .map_err(|_| StoreError::WriterStopped)?;
         answer.await.map_err(|_| StoreError::WriterStopped)?
     }
+}
+
+/// One writer task on `conn`; returns its queue.
+fn run(mut conn: WriterConnection, notify: Arc<Notify>) -> mpsc::Sender<Op> {
+    let (tx, mut rx) = mpsc::channel::<Op>(16_384);
+    tokio::spawn(async move {
+        let mut ops = Vec::with_capacity(MAX_BATCH);
+        while rx.recv_many(&mut ops, MAX_BATCH).await > 0 {
+            // Requests being handled right now join this batch: one commit, one fsync.
+            for _ in 0..2 {
+                tokio::task::yield_now().await;
+                while ops.len() < MAX_BATCH
+                    && let Ok(op) = rx.try_recv()
+                {
+                    ops.push(op);
+                }
+            }
+            let (size, started) = (ops.len(), std::time::Instant::now());
+            let added = commit(&mut conn, std::mem::take(&mut ops)).await;
+            tracing::debug!(
+                ops = size,
+                micros = started.elapsed().as_micros() as u64,
+                "store batch committed"
+            );
+            if added {
+                notify.notify_one();
+            }
+        }
+    });
+    tx
 }
 
 /// Writes one batch and answers every waiting caller; `true` when new jobs were committed.

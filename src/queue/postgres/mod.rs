@@ -21,12 +21,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use secrecy::ExposeSecret;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Postgres, QueryBuilder, Row};
 
 use super::job::{
     ClaimedGroup, DeliveryId, Filter, Finish, Inserted, Job, LastError, NewJob, Replay, Status,
-    to_ms,
+    WrittenKeys, to_ms,
 };
 use super::rows::{self, PG_COLUMNS};
 use super::store::{Batch, BatchResult, Gauges, PostgresSettings, StoreError};
@@ -67,6 +67,10 @@ impl PgStore {
             .max_connections(settings.max_connections)
             .min_connections(0)
             .acquire_timeout(settings.connect_timeout)
+            // No ping before every transaction: a broken connection fails its batch (the
+            // callers get 503 and retry) and is replaced, instead of every batch paying a
+            // round trip.
+            .test_before_acquire(false)
             .connect_lazy_with(options);
         Ok(Self {
             pool,
@@ -132,8 +136,20 @@ impl PgStore {
     /// Everything in `batch`, in one transaction.
     pub async fn write_batch(&self, batch: &Batch) -> Result<BatchResult, StoreError> {
         self.ready().await?;
-        let mut tx = self.pool.begin().await?;
         let now = to_ms(SystemTime::now());
+        let only_inserts = batch.finishes.is_empty()
+            && batch.replays.is_empty()
+            && batch.top_ups.is_empty()
+            && batch.claim.is_none();
+        if only_inserts {
+            // The intake's batches: one statement, atomic on its own, committed when it returns.
+            let mut conn = self.pool.acquire().await?;
+            return Ok(BatchResult {
+                inserted: insert(&mut conn, &batch.inserts, now).await?,
+                ..BatchResult::default()
+            });
+        }
+        let mut tx = self.pool.begin().await?;
         let mut result = BatchResult {
             inserted: insert(&mut tx, &batch.inserts, now).await?,
             ..BatchResult::default()
@@ -212,15 +228,7 @@ impl PgStore {
         let found = sqlx::query("SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status")
             .fetch_all(&self.pool)
             .await?;
-        let mut counts = Vec::new();
-        for row in found {
-            let status: String = row.try_get("status")?;
-            let n: i64 = row.try_get("n")?;
-            if let Some(status) = Status::parse(&status) {
-                counts.push((status, u64::try_from(n).unwrap_or(0)));
-            }
-        }
-        Ok(counts)
+        rows::counts(&found)
     }
 
     /// Forgets finished jobs past their retention, key versions past the idempotency window and
@@ -251,25 +259,8 @@ impl PgStore {
 
     pub async fn gauges(&self) -> Result<Gauges, StoreError> {
         self.ready().await?;
-        let row = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM deliveries WHERE status = 'pending') AS pending, \
-                    (SELECT COUNT(*) FROM deliveries WHERE status = 'in_flight') AS in_flight, \
-                    (SELECT COUNT(*) FROM deliveries WHERE status = 'dead') AS dead, \
-                    (SELECT MIN(received_at) FROM deliveries WHERE status = 'pending') AS oldest",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        let count = |name: &str| -> Result<u64, StoreError> {
-            Ok(u64::try_from(row.try_get::<i64, _>(name)?).unwrap_or(0))
-        };
-        Ok(Gauges {
-            pending: count("pending")?,
-            in_flight: count("in_flight")?,
-            dead: count("dead")?,
-            oldest_pending: row
-                .try_get::<Option<i64>, _>("oldest")?
-                .map(super::job::from_ms),
-        })
+        let row = sqlx::query(rows::GAUGES).fetch_one(&self.pool).await?;
+        rows::gauges(&row)
     }
 
     /// A cheap write to prove the database takes writes (readiness).
@@ -312,104 +303,176 @@ impl PgStore {
 
 type Tx<'c> = sqlx::Transaction<'c, Postgres>;
 
-/// Inserts new jobs. A replay key already accepted for another event makes the job a replay; an
-/// idempotency key already stored (by any replica, or earlier in this batch) makes it a
-/// duplicate of that job. Rows go in key order, so two replicas inserting overlapping batches
-/// wait for each other instead of deadlocking.
-async fn insert(tx: &mut Tx<'_>, jobs: &[NewJob], now: i64) -> Result<Vec<Inserted>, StoreError> {
-    if jobs.is_empty() {
-        return Ok(Vec::new());
+/// Inserts new jobs in one statement (remembering their replay keys in the same one), so an
+/// intake batch costs one round trip. A replay key already accepted for another event makes the
+/// job a replay; an idempotency key already stored (by any replica, or earlier in this batch)
+/// makes it a duplicate of that job. Rows go in key order, so two replicas inserting overlapping
+/// batches wait for each other instead of deadlocking.
+async fn insert(
+    conn: &mut PgConnection,
+    jobs: &[NewJob],
+    now: i64,
+) -> Result<Vec<Inserted>, StoreError> {
+    let plan = Plan::of(jobs);
+    let mut columns = Columns::default();
+    for &i in &plan.sent {
+        columns.push(&jobs[i], plan.replay_key_sent[i].then_some(&jobs[i]));
     }
-    let replayed = check_replay_keys(tx, jobs, now).await?;
-    // The first job for each idempotency key in this batch is the one stored.
-    let mut first: HashMap<&str, usize> = HashMap::new();
-    for (i, job) in jobs.iter().enumerate() {
-        if !replayed.contains(&i) {
+    let mut answers: HashMap<String, Inserted> = HashMap::new();
+    if !plan.sent.is_empty() {
+        let rows = sqlx::query(
+            "WITH input AS ( \
+                 SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+                                      $7::text[], $8::text[], $9::bigint[], $10::text[], $11::bigint[]) \
+                 AS t(id, key, source, event_id, conversation_id, participant_id, target, attributes, received_at, \
+                      replay_key, replay_expires)), \
+             refused AS ( \
+                 SELECT i.key FROM input i JOIN replay_keys r ON r.key = i.replay_key \
+                 WHERE r.expires_at > $12 AND r.idempotency_key <> i.key), \
+             remembered AS ( \
+                 INSERT INTO replay_keys (key, idempotency_key, expires_at) \
+                 SELECT replay_key, key, replay_expires FROM input \
+                 WHERE replay_key IS NOT NULL AND key NOT IN (SELECT key FROM refused) \
+                 ON CONFLICT (key) DO UPDATE SET idempotency_key = excluded.idempotency_key, expires_at = excluded.expires_at \
+                 WHERE replay_keys.expires_at <= $12), \
+             stored AS ( \
+                 INSERT INTO deliveries (id, idempotency_key, source, event_id, conversation_id, participant_id, \
+                                         target, attributes, status, run_at, received_at, updated_at) \
+                 SELECT id, key, source, event_id, conversation_id, participant_id, target, attributes, 'pending', \
+                        received_at, received_at, $12 \
+                 FROM input WHERE key NOT IN (SELECT key FROM refused) \
+                 ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key) \
+             SELECT i.key, i.id::text AS id, \
+                    EXISTS (SELECT 1 FROM refused f WHERE f.key = i.key) AS replayed, \
+                    EXISTS (SELECT 1 FROM stored s WHERE s.idempotency_key = i.key) AS new, \
+                    d.id::text AS existing_id, d.status AS existing_status \
+             FROM input i LEFT JOIN deliveries d ON d.idempotency_key = i.key",
+        )
+        .bind(columns.ids)
+        .bind(columns.keys)
+        .bind(columns.sources)
+        .bind(columns.event_ids)
+        .bind(columns.conversations)
+        .bind(columns.participants)
+        .bind(columns.targets)
+        .bind(columns.attributes)
+        .bind(columns.received)
+        .bind(columns.replay_keys)
+        .bind(columns.replay_expiries)
+        .bind(now)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut unseen = Vec::new();
+        for row in rows {
+            let key: String = row.try_get("key")?;
+            let answer = if row.try_get("replayed")? {
+                Inserted::Replayed
+            } else if row.try_get("new")? {
+                Inserted::New(parse_id(&row.try_get::<String, _>("id")?)?)
+            } else if let Some(id) = row.try_get::<Option<String>, _>("existing_id")? {
+                let status: Option<String> = row.try_get("existing_status")?;
+                Inserted::Duplicate {
+                    id: parse_id(&id)?,
+                    status: status
+                        .as_deref()
+                        .and_then(Status::parse)
+                        .unwrap_or(Status::Pending),
+                }
+            } else {
+                // Stored by a transaction that committed while this statement ran.
+                unseen.push(key);
+                continue;
+            };
+            answers.insert(key, answer);
+        }
+        if !unseen.is_empty() {
+            for row in sqlx::query(
+                "SELECT idempotency_key, id::text AS id, status FROM deliveries WHERE idempotency_key = ANY($1)",
+            )
+            .bind(&unseen)
+            .fetch_all(&mut *conn)
+            .await?
+            {
+                let status: String = row.try_get("status")?;
+                answers.insert(
+                    row.try_get("idempotency_key")?,
+                    Inserted::Duplicate {
+                        id: parse_id(&row.try_get::<String, _>("id")?)?,
+                        status: Status::parse(&status).unwrap_or(Status::Pending),
+                    },
+                );
+            }
+        }
+    }
+    jobs.iter()
+        .enumerate()
+        .map(|(i, job)| {
+            if plan.replayed_in_batch.contains(&i) {
+                return Ok(Inserted::Replayed);
+            }
+            let answer = answers.get(&job.idempotency_key).copied().ok_or_else(|| {
+                // Conflicted with a job that is gone already: vanishingly rare.
+                StoreError::Unavailable(format!(
+                    "idempotency key {:?} conflicted with a job that is gone; try again",
+                    job.idempotency_key
+                ))
+            })?;
+            Ok(match answer {
+                // A copy of a job stored earlier in this batch.
+                Inserted::New(id) if id != job.id => Inserted::Duplicate {
+                    id,
+                    status: Status::Pending,
+                },
+                other => other,
+            })
+        })
+        .collect()
+}
+
+fn parse_id(text: &str) -> Result<DeliveryId, StoreError> {
+    DeliveryId::parse(text).ok_or_else(|| StoreError::Corrupt(format!("bad id {text:?}")))
+}
+
+/// Which of a batch's jobs go to the database, and which the batch answers itself.
+struct Plan {
+    /// Positions of the jobs sent: the first of each idempotency key, in key order.
+    sent: Vec<usize>,
+    /// Per position: whether its replay key is sent (only the first holder of a key is).
+    replay_key_sent: Vec<bool>,
+    /// Positions whose replay key an earlier job of this batch holds for another event.
+    replayed_in_batch: HashSet<usize>,
+}
+
+impl Plan {
+    fn of(jobs: &[NewJob]) -> Self {
+        let mut replay_owner: HashMap<&str, &str> = HashMap::new();
+        let mut replayed_in_batch = HashSet::new();
+        let mut replay_key_sent = vec![false; jobs.len()];
+        let mut first: HashMap<&str, usize> = HashMap::new();
+        for (i, job) in jobs.iter().enumerate() {
+            if let Some(replay) = &job.replay_key {
+                match replay_owner.get(replay.key.as_str()) {
+                    Some(owner) if *owner != job.idempotency_key => {
+                        replayed_in_batch.insert(i);
+                        continue;
+                    }
+                    Some(_) => {}
+                    None => {
+                        replay_owner.insert(&replay.key, &job.idempotency_key);
+                        replay_key_sent[i] = true;
+                    }
+                }
+            }
             first.entry(job.idempotency_key.as_str()).or_insert(i);
         }
-    }
-    let mut fresh: Vec<&NewJob> = first.values().map(|&i| &jobs[i]).collect();
-    fresh.sort_by(|a, b| a.idempotency_key.cmp(&b.idempotency_key));
-    let mut columns = Columns::default();
-    for job in &fresh {
-        columns.push(job);
-    }
-    let stored_now: HashSet<String> = sqlx::query_scalar(
-        "INSERT INTO deliveries (id, idempotency_key, source, event_id, conversation_id, participant_id, \
-                                 target, attributes, status, run_at, received_at, updated_at) \
-         SELECT id, key, source, event_id, conversation_id, participant_id, target, attributes, 'pending', received_at, received_at, $10 \
-         FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[]) \
-              AS t(id, key, source, event_id, conversation_id, participant_id, target, attributes, received_at) \
-         ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key",
-    )
-    .bind(columns.ids)
-    .bind(columns.keys)
-    .bind(columns.sources)
-    .bind(columns.event_ids)
-    .bind(columns.conversations)
-    .bind(columns.participants)
-    .bind(columns.targets)
-    .bind(columns.attributes)
-    .bind(columns.received)
-    .bind(now)
-    .fetch_all(&mut **tx)
-    .await?
-    .into_iter()
-    .collect();
-    // Keys some other transaction stored first: answer with that job.
-    let others: Vec<String> = fresh
-        .iter()
-        .filter(|j| !stored_now.contains(&j.idempotency_key))
-        .map(|j| j.idempotency_key.clone())
-        .collect();
-    let mut existing: HashMap<String, (DeliveryId, Status)> = HashMap::new();
-    if !others.is_empty() {
-        let found = sqlx::query(
-            "SELECT idempotency_key, id::text AS id, status FROM deliveries WHERE idempotency_key = ANY($1)",
-        )
-        .bind(&others)
-        .fetch_all(&mut **tx)
-        .await?;
-        for row in found {
-            let id: String = row.try_get("id")?;
-            let status: String = row.try_get("status")?;
-            existing.insert(
-                row.try_get("idempotency_key")?,
-                (
-                    DeliveryId::parse(&id)
-                        .ok_or_else(|| StoreError::Corrupt(format!("bad id {id:?}")))?,
-                    Status::parse(&status).unwrap_or(Status::Pending),
-                ),
-            );
+        let mut sent: Vec<usize> = first.into_values().collect();
+        sent.sort_by(|a, b| jobs[*a].idempotency_key.cmp(&jobs[*b].idempotency_key));
+        Self {
+            sent,
+            replay_key_sent,
+            replayed_in_batch,
         }
     }
-    let mut outcomes = Vec::with_capacity(jobs.len());
-    for (i, job) in jobs.iter().enumerate() {
-        let key = job.idempotency_key.as_str();
-        let outcome = if replayed.contains(&i) {
-            Inserted::Replayed
-        } else if let Some(&(id, status)) = existing.get(key) {
-            Inserted::Duplicate { id, status }
-        } else if first.get(key) == Some(&i) {
-            if stored_now.contains(key) {
-                Inserted::New(job.id)
-            } else {
-                // Stored by another transaction and already purged: vanishingly rare; the
-                // sender's retry will be taken as new.
-                return Err(StoreError::Unavailable(format!(
-                    "idempotency key {key:?} conflicted with a job that is gone; try again"
-                )));
-            }
-        } else {
-            // A copy of a job stored earlier in this batch.
-            Inserted::Duplicate {
-                id: jobs[first[key]].id,
-                status: Status::Pending,
-            }
-        };
-        outcomes.push(outcome);
-    }
-    Ok(outcomes)
 }
 
 /// Column arrays for one `UNNEST` insert.
@@ -424,10 +487,13 @@ struct Columns {
     targets: Vec<String>,
     attributes: Vec<String>,
     received: Vec<i64>,
+    replay_keys: Vec<Option<String>>,
+    replay_expiries: Vec<Option<i64>>,
 }
 
 impl Columns {
-    fn push(&mut self, job: &NewJob) {
+    /// One job; `replay` is the job again when its replay key is to be remembered.
+    fn push(&mut self, job: &NewJob, replay: Option<&NewJob>) {
         self.ids.push(job.id.as_uuid());
         self.keys.push(job.idempotency_key.clone());
         self.sources.push(job.source.clone());
@@ -438,81 +504,11 @@ impl Columns {
         self.attributes
             .push(serde_json::to_string(&job.attributes).unwrap_or_else(|_| "{}".to_owned()));
         self.received.push(to_ms(job.received_at));
+        let replay = replay.and_then(|j| j.replay_key.as_ref());
+        self.replay_keys.push(replay.map(|r| r.key.clone()));
+        self.replay_expiries
+            .push(replay.map(|r| to_ms(r.expires_at)));
     }
-}
-
-/// Records the jobs' replay keys; returns the positions of jobs whose key was already accepted,
-/// inside its window, for another event (by any replica, or earlier in this batch).
-async fn check_replay_keys(
-    tx: &mut Tx<'_>,
-    jobs: &[NewJob],
-    now: i64,
-) -> Result<HashSet<usize>, StoreError> {
-    let mut replayed = HashSet::new();
-    // key → (first job's idempotency key, its expiry), in key order.
-    let mut wanted: BTreeMap<&str, (&str, i64)> = BTreeMap::new();
-    for (i, job) in jobs.iter().enumerate() {
-        let Some(replay) = &job.replay_key else {
-            continue;
-        };
-        match wanted.get(replay.key.as_str()) {
-            Some((event, _)) if *event != job.idempotency_key => {
-                replayed.insert(i);
-            }
-            Some(_) => {}
-            None => {
-                wanted.insert(
-                    &replay.key,
-                    (&job.idempotency_key, to_ms(replay.expires_at)),
-                );
-            }
-        }
-    }
-    if wanted.is_empty() {
-        return Ok(replayed);
-    }
-    let (mut keys, mut events, mut expiries) = (Vec::new(), Vec::new(), Vec::new());
-    for (key, (event, expires)) in &wanted {
-        keys.push((*key).to_owned());
-        events.push((*event).to_owned());
-        expiries.push(*expires);
-    }
-    // An expired entry is taken over; a live one is left as it is and compared below.
-    let taken: HashSet<String> = sqlx::query_scalar(
-        "INSERT INTO replay_keys (key, idempotency_key, expires_at) \
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[]) \
-         ON CONFLICT (key) DO UPDATE SET idempotency_key = excluded.idempotency_key, expires_at = excluded.expires_at \
-         WHERE replay_keys.expires_at <= $4 RETURNING key",
-    )
-    .bind(&keys)
-    .bind(&events)
-    .bind(&expiries)
-    .bind(now)
-    .fetch_all(&mut **tx)
-    .await?
-    .into_iter()
-    .collect();
-    let live: Vec<String> = keys.into_iter().filter(|k| !taken.contains(k)).collect();
-    if live.is_empty() {
-        return Ok(replayed);
-    }
-    let owners: HashMap<String, String> =
-        sqlx::query("SELECT key, idempotency_key FROM replay_keys WHERE key = ANY($1)")
-            .bind(&live)
-            .fetch_all(&mut **tx)
-            .await?
-            .iter()
-            .map(|row| Ok((row.try_get("key")?, row.try_get("idempotency_key")?)))
-            .collect::<Result<_, StoreError>>()?;
-    for (i, job) in jobs.iter().enumerate() {
-        if let Some(replay) = &job.replay_key
-            && let Some(owner) = owners.get(&replay.key)
-            && *owner != job.idempotency_key
-        {
-            replayed.insert(i);
-        }
-    }
-    Ok(replayed)
 }
 
 fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &Filter) {
@@ -779,57 +775,38 @@ async fn claim_due(
                       WHERE d.status = 'pending' AND d.run_at <= $2 AND d.target = ANY($3) \
                         AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.target = d.target AND e.status = 'in_flight') \
                       FOR UPDATE SKIP LOCKED) \
-         RETURNING {PG_COLUMNS}, target"
+         RETURNING {PG_COLUMNS}"
     )))
     .bind(now + millis(lease))
     .bind(now)
     .bind(&targets)
     .fetch_all(&mut **tx)
     .await?;
-    let mut groups: BTreeMap<String, Vec<Job>> = BTreeMap::new();
-    for row in &claimed {
-        groups
-            .entry(row.try_get("target")?)
-            .or_default()
-            .push(rows::job(row)?);
-    }
-    if groups.is_empty() {
+    let jobs = claimed
+        .iter()
+        .map(rows::job)
+        .collect::<Result<Vec<_>, _>>()?;
+    if jobs.is_empty() {
         return Ok(Vec::new());
     }
-    // What deliveries newer than each group already wrote (rare: replays, late arrivals).
-    let names: Vec<String> = groups.keys().cloned().collect();
-    let mut later: BTreeMap<String, Vec<(DeliveryId, String)>> = BTreeMap::new();
+    // What deliveries newer than each group already wrote: one query for all groups.
+    let mut written = WrittenKeys::new();
     for row in sqlx::query(
         "SELECT target, key, delivery_id::text AS delivery_id FROM target_keys WHERE target = ANY($1)",
     )
-    .bind(&names)
+    .bind(&targets)
     .fetch_all(&mut **tx)
     .await?
     {
-        let id: String = row.try_get("delivery_id")?;
-        let id =
-            DeliveryId::parse(&id).ok_or_else(|| StoreError::Corrupt(format!("bad id {id:?}")))?;
-        later
+        let writer: String = row.try_get("delivery_id")?;
+        let writer = DeliveryId::parse(&writer)
+            .ok_or_else(|| StoreError::Corrupt(format!("bad id {writer:?}")))?;
+        written
             .entry(row.try_get("target")?)
             .or_default()
-            .push((id, row.try_get("key")?));
+            .push((writer, row.try_get("key")?));
     }
-    let mut out = Vec::with_capacity(groups.len());
-    for (target, mut jobs) in groups {
-        jobs.sort_by_key(|j| j.id);
-        let newest = jobs.last().map(|j| j.id).unwrap_or_default();
-        let mut superseded: Vec<String> = later
-            .get(&target)
-            .into_iter()
-            .flatten()
-            .filter(|(id, _)| *id > newest)
-            .map(|(_, key)| key.clone())
-            .collect();
-        superseded.sort();
-        superseded.dedup();
-        out.push(ClaimedGroup { jobs, superseded });
-    }
-    Ok(out)
+    Ok(ClaimedGroup::assemble(jobs, &written))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! survives a power cut. All writes go through one connection owned by the queue's writer task;
 //! reads use a small pool (WAL lets them run beside the writer).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::{Duration, SystemTime};
@@ -12,7 +12,7 @@ use sqlx::{AssertSqlSafe, Connection, QueryBuilder, Row, Sqlite, SqliteConnectio
 
 use super::job::{
     ClaimedGroup, DeliveryId, Filter, Finish, Inserted, Job, LastError, Lease, NewJob, Replay,
-    Status, to_ms,
+    Status, WrittenKeys, to_ms,
 };
 use super::rows;
 use super::store::{Batch, BatchResult, Gauges, StoreError};
@@ -194,15 +194,7 @@ impl SqliteStore {
         let found = sqlx::query("SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status")
             .fetch_all(&self.readers)
             .await?;
-        let mut counts = Vec::new();
-        for row in found {
-            let status: String = row.try_get("status")?;
-            let n: i64 = row.try_get("n")?;
-            if let Some(status) = Status::parse(&status) {
-                counts.push((status, u64::try_from(n).unwrap_or(0)));
-            }
-        }
-        Ok(counts)
+        rows::counts(&found)
     }
 
     /// Forgets finished jobs older than the idempotency window (dead letters: `dead_retention`).
@@ -229,25 +221,8 @@ impl SqliteStore {
     /// Jobs pending, in flight and dead, and when the oldest pending one arrived. Each count
     /// reads one of the small partial indexes, never the whole table.
     pub async fn gauges(&self) -> Result<Gauges, StoreError> {
-        let row = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM deliveries WHERE status = 'pending') AS pending, \
-                    (SELECT COUNT(*) FROM deliveries WHERE status = 'in_flight') AS in_flight, \
-                    (SELECT COUNT(*) FROM deliveries WHERE status = 'dead') AS dead, \
-                    (SELECT MIN(received_at) FROM deliveries WHERE status = 'pending') AS oldest",
-        )
-        .fetch_one(&self.readers)
-        .await?;
-        let count = |name: &str| -> Result<u64, StoreError> {
-            Ok(u64::try_from(row.try_get::<i64, _>(name)?).unwrap_or(0))
-        };
-        Ok(Gauges {
-            pending: count("pending")?,
-            in_flight: count("in_flight")?,
-            dead: count("dead")?,
-            oldest_pending: row
-                .try_get::<Option<i64>, _>("oldest")?
-                .map(super::job::from_ms),
-        })
+        let row = sqlx::query(rows::GAUGES).fetch_one(&self.readers).await?;
+        rows::gauges(&row)
     }
 
     /// Copies committed WAL pages into the database file without blocking the writer (PASSIVE),
@@ -552,46 +527,31 @@ async fn claim_due(
     }
     query.push(format!(") RETURNING {}", rows::COLUMNS));
     let claimed = query.build().fetch_all(&mut **tx).await?;
-    let mut groups: BTreeMap<String, Vec<Job>> = BTreeMap::new();
-    for row in &claimed {
-        let job = rows::job(row)?;
-        groups.entry(job.target()).or_default().push(job);
+    let jobs = claimed
+        .iter()
+        .map(rows::job)
+        .collect::<Result<Vec<_>, _>>()?;
+    let targets: BTreeSet<String> = jobs.iter().map(Job::target).collect();
+    // What deliveries newer than each group already wrote: one query for all groups.
+    let mut written = WrittenKeys::new();
+    let mut query = QueryBuilder::<Sqlite>::new(
+        "SELECT target, key, delivery_id FROM target_keys WHERE target IN (",
+    );
+    let mut list = query.separated(", ");
+    for target in &targets {
+        list.push_bind(target.clone());
     }
-    // What deliveries newer than each group already wrote (rare: replays, out-of-order retries).
-    // One query for all groups, filtered per group below.
-    let mut later: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-    {
-        let mut query = QueryBuilder::<Sqlite>::new(
-            "SELECT target, key, delivery_id FROM target_keys WHERE target IN (",
-        );
-        let mut list = query.separated(", ");
-        for target in groups.keys() {
-            list.push_bind(target.clone());
-        }
-        query.push(")");
-        for row in query.build().fetch_all(&mut **tx).await? {
-            later
-                .entry(row.try_get("target")?)
-                .or_default()
-                .push((row.try_get("delivery_id")?, row.try_get("key")?));
-        }
+    query.push(")");
+    for row in query.build().fetch_all(&mut **tx).await? {
+        let writer: String = row.try_get("delivery_id")?;
+        let writer = DeliveryId::parse(&writer)
+            .ok_or_else(|| StoreError::Corrupt(format!("bad id {writer:?}")))?;
+        written
+            .entry(row.try_get("target")?)
+            .or_default()
+            .push((writer, row.try_get("key")?));
     }
-    let mut out = Vec::with_capacity(groups.len());
-    for (target, mut jobs) in groups {
-        jobs.sort_by_key(|j| j.id);
-        let newest = jobs.last().map(|j| j.id.to_string()).unwrap_or_default();
-        let mut superseded: Vec<String> = later
-            .get(&target)
-            .into_iter()
-            .flatten()
-            .filter(|(id, _)| *id > newest)
-            .map(|(_, key)| key.clone())
-            .collect();
-        superseded.sort();
-        superseded.dedup();
-        out.push(ClaimedGroup { jobs, superseded });
-    }
-    Ok(out)
+    Ok(ClaimedGroup::assemble(jobs, &written))
 }
 
 #[cfg(test)]
