@@ -45,6 +45,8 @@ enum Command {
     Serve,
     /// Load and validate the configuration, print it with secrets redacted, exit non-zero on problems.
     CheckConfig,
+    /// Apply the store's pending schema migrations (the configured store.backend) and exit.
+    Migrate,
     /// Sign a payload with a source's scheme and current secret, to replay it with curl.
     Sign(SignArgs),
     /// GET a health URL once (3 s timeout); exit 0 on a 2xx answer, 1 otherwise (for HEALTHCHECK).
@@ -87,6 +89,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Serve => serve(&options),
         Command::CheckConfig => check_config(&options),
+        Command::Migrate => migrate(&options),
         Command::Sign(args) => sign(&options, &args),
         Command::Healthcheck { url } => {
             cli::healthcheck::run(&url, &mut std::io::stdout()).map_err(Into::into)
@@ -134,6 +137,17 @@ fn check_config(options: &LoadOptions) -> anyhow::Result<ExitCode> {
         }
         Err(err) => Err(err.into()),
     }
+}
+
+fn migrate(options: &LoadOptions) -> anyhow::Result<ExitCode> {
+    let settings = config::load(options)?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let report = runtime.block_on(cli::migrate::run(
+        &settings.queue.store,
+        &settings.genesys.client.client_id,
+    ))?;
+    write!(std::io::stdout().lock(), "{report}")?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn sign(options: &LoadOptions, args: &SignArgs) -> anyhow::Result<ExitCode> {

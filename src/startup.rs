@@ -123,7 +123,7 @@ impl Application {
             tracing::warn!("no sources are configured: every webhook will be answered 404");
         }
         let intake = Arc::new(Intake::new(settings.sources));
-        let queue = Queue::open(settings.queue.clone()).await?;
+        let queue = Queue::open(settings.queue.clone(), &settings.genesys.client.client_id).await?;
         tracing::info!(store = %settings.queue.store.describe(), "store open");
         let admin = AdminAccess {
             token_digest: settings.admin.token.as_ref().map(|t| {

@@ -2,4 +2,5 @@
 
 pub mod check_config;
 pub mod healthcheck;
+pub mod migrate;
 pub mod sign;

@@ -221,7 +221,7 @@ fn validate(raw: RawConfig, profile: &str) -> Result<Settings, ConfigError> {
     let production = profile == "production";
     let sources = sources::sources(raw.sources, raw.limits, production, &mut problems);
     let mut queue = queue::queue(raw.queue, server.shutdown_grace, &mut problems);
-    let embedded = std::mem::replace(&mut queue.store, crate::queue::StoreSettings::default());
+    let embedded = std::mem::take(&mut queue.store);
     queue.store = store::store(raw.store, embedded, &mut problems);
     let admin = queue::admin(raw.admin, production, &mut problems);
     if production && simulator.is_some() {

@@ -18,7 +18,7 @@ use super::participant::{Target, choose_participant};
 use super::rate_limit::{RateBudget, RateBudgetSettings};
 use super::region::Endpoints;
 use super::response::{correlation_id, read_failure, transport_error};
-use super::retry::{NextStep, RetryPolicy, Retryability, classify_status};
+use super::retry::{NextStep, RetryPolicy, Retryability, classify_status, parse_retry_after};
 use super::token::{TokenCache, TokenStatus};
 use crate::telemetry::metrics as m;
 
@@ -65,6 +65,8 @@ struct Inner {
     endpoints: Endpoints,
     tokens: TokenCache,
     budget: RateBudget,
+    /// The latest 429's "not before".
+    throttled: tokio::sync::watch::Sender<Option<SystemTime>>,
     retry: RetryPolicy,
     purposes: Vec<String>,
 }
@@ -109,6 +111,7 @@ impl GenesysClient {
                 endpoints: settings.endpoints,
                 tokens,
                 budget: RateBudget::new(settings.rate_budget),
+                throttled: tokio::sync::watch::Sender::new(None),
                 retry: settings.retry,
                 purposes: settings.participant_purposes,
             }),
@@ -214,6 +217,17 @@ impl GenesysClient {
 
     pub fn token_status(&self) -> TokenStatus {
         self.inner.tokens.status()
+    }
+
+    /// Holds every call of this client until `until` (a 429 another replica received).
+    pub fn hold_until(&self, until: SystemTime) {
+        let wait = until.duration_since(SystemTime::now()).unwrap_or_default();
+        self.inner.budget.hold_until(Instant::now() + wait);
+    }
+
+    /// The latest "not before" Genesys gave this client (a 429), for sharing with other replicas.
+    pub fn throttle_events(&self) -> tokio::sync::watch::Receiver<Option<SystemTime>> {
+        self.inner.throttled.subscribe()
     }
 
     /// Total time calls have waited for the rate budget.
@@ -323,6 +337,17 @@ impl GenesysClient {
             if status.as_u16() == 429 {
                 ::metrics::counter!(m::GENESYS_RATE_LIMITED, "operation" => operation.as_str())
                     .increment(1);
+                // The org's budget is spent for every caller, not only this one: hold them all.
+                let wait = response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| parse_retry_after(v, SystemTime::now()))
+                    .unwrap_or(self.inner.retry.default_retry_after);
+                self.inner.budget.hold_until(Instant::now() + wait);
+                self.inner
+                    .throttled
+                    .send_replace(Some(SystemTime::now() + wait));
             }
             if status.is_success() {
                 let correlation_id = correlation_id(response.headers());

@@ -51,6 +51,8 @@ pub struct RateBudget {
     pace: Option<Arc<Pace>>,
     window: Duration,
     waited_nanos: Arc<AtomicU64>,
+    /// Genesys said "not before" (a 429): no request starts until then, whatever the budget.
+    hold: Arc<std::sync::Mutex<Option<Instant>>>,
 }
 
 /// Held for the duration of one request; dropping it starts the slot's window.
@@ -77,11 +79,31 @@ impl RateBudget {
             }),
             window: settings.window,
             waited_nanos: Arc::new(AtomicU64::new(0)),
+            hold: Arc::new(std::sync::Mutex::new(None)),
         }
+    }
+
+    /// Holds every request until `until` (a later hold wins; an earlier one changes nothing).
+    pub fn hold_until(&self, until: Instant) {
+        if let Ok(mut hold) = self.hold.lock() {
+            *hold = Some(hold.map_or(until, |h| h.max(until)));
+        }
+    }
+
+    fn held_until(&self) -> Option<Instant> {
+        self.hold
+            .lock()
+            .ok()
+            .and_then(|h| *h)
+            .filter(|h| *h > Instant::now())
     }
 
     /// Waits until a request may be sent.
     pub async fn acquire(&self) -> BudgetPermit {
+        // A hold can be extended while we sleep (another 429): look again after waking.
+        while let Some(until) = self.held_until() {
+            tokio::time::sleep_until(until).await;
+        }
         let Some(slots) = &self.slots else {
             return BudgetPermit {
                 slot: None,

@@ -89,11 +89,11 @@ async fn handle(
     let job = prepared.into_job(SystemTime::now());
     let conversation = job.conversation_id.clone();
     let keys: Vec<String> = job.attributes.keys().cloned().collect();
-    let inserted = state.queue.enqueue(job).await.map_err(store_problem)?;
-    let id = inserted.id();
-    if let Inserted::Duplicate { status, .. } = inserted {
-        return Ok((duplicate(id, status), "duplicate"));
-    }
+    let id = match state.queue.enqueue(job).await.map_err(store_problem)? {
+        Inserted::New(id) => id,
+        Inserted::Duplicate { id, status } => return Ok((duplicate(id, status), "duplicate")),
+        Inserted::Replayed => return Err(intake_problem(IntakeError::Replay)),
+    };
     tracing::info!(delivery_id = %id, source, conversation_id = conversation, keys = keys.len(), "webhook accepted");
     if let Some(wait) = prefer_wait(headers) {
         let waited = state.queue.wait(id, wait).await.map_err(store_problem)?;

@@ -19,6 +19,10 @@ impl DeliveryId {
     pub fn parse(text: &str) -> Option<Self> {
         uuid::Uuid::parse_str(text).ok().map(Self)
     }
+
+    pub fn as_uuid(self) -> uuid::Uuid {
+        self.0
+    }
 }
 
 impl Default for DeliveryId {
@@ -81,6 +85,17 @@ pub struct NewJob {
     pub participant_id: Option<String>,
     pub attributes: BTreeMap<String, String>,
     pub received_at: SystemTime,
+    /// The signature (or signed event id) it was accepted with, for a store that several
+    /// replicas share: the same key for another event is a replay there too.
+    pub replay_key: Option<ReplayKey>,
+}
+
+/// A signature seen at the intake, remembered until `expires_at`.
+#[derive(Clone, Debug)]
+pub struct ReplayKey {
+    /// Source-qualified: `<source>:<signature or signed id>`.
+    pub key: String,
+    pub expires_at: SystemTime,
 }
 
 impl NewJob {
@@ -136,15 +151,13 @@ impl Job {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Inserted {
     New(DeliveryId),
-    Duplicate { id: DeliveryId, status: Status },
-}
-
-impl Inserted {
-    pub fn id(&self) -> DeliveryId {
-        match self {
-            Inserted::New(id) | Inserted::Duplicate { id, .. } => *id,
-        }
-    }
+    Duplicate {
+        id: DeliveryId,
+        status: Status,
+    },
+    /// Not stored: its replay key was accepted, inside its window, for another event (found by
+    /// a shared store; a single process catches these before the store).
+    Replayed,
 }
 
 /// How a delivery attempt ended, for the jobs it covered.

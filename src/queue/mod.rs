@@ -9,8 +9,11 @@
 pub mod job;
 mod participants;
 pub mod policy;
+mod postgres;
+mod rows;
 mod sqlite;
 pub mod store;
+mod throttle;
 mod waiters;
 mod worker;
 pub mod writer;
@@ -21,7 +24,7 @@ use std::time::{Duration, SystemTime};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use job::{DeliveryId, Filter, Inserted, Job, NewJob, Replay, Status};
+pub use job::{DeliveryId, Filter, Inserted, Job, NewJob, Replay, ReplayKey, Status};
 pub use policy::RetrySchedule;
 pub use store::{PostgresSettings, Store, StoreError, StoreSettings};
 
@@ -53,6 +56,28 @@ pub struct QueueSettings {
     pub shutdown_grace: Duration,
 }
 
+/// How often `Prefer: wait` looks at a shared store for an outcome another replica recorded.
+const WAIT_POLL: Duration = Duration::from_millis(50);
+
+/// Brings a shared store up (connect, migrate), retrying until it is; until then writes fail
+/// with 503 and readiness says why.
+async fn connect_in_background(store: Arc<Store>) {
+    let mut delay = Duration::from_millis(250);
+    loop {
+        match store.ready().await {
+            Ok(()) => {
+                tracing::info!(backend = store.backend(), "store ready");
+                return;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, retry_in_ms = delay.as_millis() as u64, "store not reachable yet");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Queue {
     store: Arc<Store>,
@@ -63,26 +88,30 @@ pub struct Queue {
 }
 
 impl Queue {
-    /// Opens the store, takes back leases a previous process left, and starts the writer.
-    pub async fn open(settings: QueueSettings) -> Result<Self, StoreError> {
-        let store = match &settings.store {
-            StoreSettings::Sqlite { data_dir } => Store::open_sqlite(data_dir).await?,
-            StoreSettings::Postgres(_) => {
-                return Err(StoreError::Unavailable(
-                    "the PostgreSQL store is not built yet".to_owned(),
-                ));
+    /// Opens the store and starts the writer. SQLite is migrated and its leftover leases taken
+    /// back before this returns; PostgreSQL connects in the background (the service starts and
+    /// reports not-ready while the database is down). `throttle_scope` names the Genesys org
+    /// whose 429s replicas share.
+    pub async fn open(settings: QueueSettings, throttle_scope: &str) -> Result<Self, StoreError> {
+        let store = Arc::new(Store::open(&settings.store, throttle_scope).await?);
+        match &*store {
+            Store::Sqlite(_) => {
+                store.migrate().await?;
+                let recovered = store.recover_leases().await?;
+                if recovered > 0 {
+                    tracing::warn!(
+                        jobs = recovered,
+                        "took back jobs left in flight by a previous process"
+                    );
+                }
             }
-        };
-        let recovered = store.recover_leases().await?;
-        if recovered > 0 {
-            tracing::warn!(
-                jobs = recovered,
-                "took back jobs left in flight by a previous process"
-            );
+            Store::Postgres(_) => {
+                tokio::spawn(connect_in_background(Arc::clone(&store)));
+            }
         }
         let (writer, _task) = Writer::spawn(store.writer_connection().await?);
         Ok(Self {
-            store: Arc::new(store),
+            store,
             writer,
             waiters: Arc::new(Waiters::default()),
             participants: Arc::new(ParticipantCache::new(settings.participant_cache)),
@@ -100,6 +129,13 @@ impl Queue {
             waiters: Arc::clone(&self.waiters),
             settings: Arc::clone(&self.settings),
         };
+        if self.store.is_shared() {
+            tokio::spawn(throttle::share(
+                Arc::clone(&self.store),
+                deliverer.genesys.clone(),
+                shutdown.clone(),
+            ));
+        }
         tokio::spawn(self.clone().purge_periodically(shutdown.clone()));
         tokio::spawn(self.clone().checkpoint_periodically(shutdown.clone()));
         tokio::spawn(self.clone().gauges_periodically(shutdown.clone()));
@@ -121,9 +157,31 @@ impl Queue {
             self.waiters.forget(id);
             return Ok(Some(job));
         }
-        let _ = tokio::time::timeout(timeout, outcome).await;
+        if self.store.is_shared() {
+            // Another replica may deliver it: its outcome reaches us only through the store.
+            let _ = tokio::time::timeout(timeout, self.poll_until_final(id, outcome)).await;
+        } else {
+            let _ = tokio::time::timeout(timeout, outcome).await;
+        }
         self.waiters.forget(id);
         self.store.get(id).await
+    }
+
+    async fn poll_until_final<T>(&self, id: DeliveryId, outcome: impl Future<Output = T>) {
+        let poll = async {
+            loop {
+                tokio::time::sleep(WAIT_POLL).await;
+                if let Ok(Some(job)) = self.store.get(id).await
+                    && job.status.is_final()
+                {
+                    return;
+                }
+            }
+        };
+        tokio::select! {
+            _ = outcome => {}
+            () = poll => {}
+        }
     }
 
     pub async fn get(&self, id: DeliveryId) -> Result<Option<Job>, StoreError> {
@@ -142,6 +200,11 @@ impl Queue {
         before: Option<DeliveryId>,
     ) -> Result<Vec<Job>, StoreError> {
         self.store.list(filter, limit, before).await
+    }
+
+    /// Applies pending migrations; the versions applied now.
+    pub async fn migrate(&self) -> Result<Vec<i64>, StoreError> {
+        self.store.migrate().await
     }
 
     /// Dead letters back to pending; how many.

@@ -14,7 +14,7 @@ use super::mapping::{FieldError, Mapped, MappingErrors};
 use super::replay::{ReplayGuard, Seen};
 use super::signature::{IncomingRequest, SignatureError};
 use super::source::Source;
-use crate::queue::{DeliveryId, NewJob};
+use crate::queue::{DeliveryId, NewJob, ReplayKey};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IntakeError {
@@ -68,6 +68,10 @@ impl Prepared {
             participant_id: self.ids.participant_id.map(|p| p.to_string()),
             attributes: self.mapped.attributes,
             received_at,
+            replay_key: self.replay_key.map(|key| ReplayKey {
+                key: format!("{}:{key}", self.source.name()),
+                expires_at: received_at + self.source.verifier().tolerance() * 2,
+            }),
         }
     }
 }

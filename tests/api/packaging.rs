@@ -682,7 +682,7 @@ fn the_compose_bridge_environment_passes_check_config() {
         "{out}"
     );
     assert!(
-        out.contains("queue       store /var/lib/genesys-bridge "),
+        out.contains("queue       store sqlite /var/lib/genesys-bridge/bridge.db "),
         "{out}"
     );
 }

@@ -2,8 +2,6 @@
 //! survives a power cut. All writes go through one connection owned by the queue's writer task;
 //! reads use a small pool (WAL lets them run beside the writer).
 
-mod rows;
-
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::str::FromStr;
@@ -16,6 +14,7 @@ use super::job::{
     ClaimedGroup, DeliveryId, Filter, Finish, Inserted, Job, LastError, NewJob, Replay, Status,
     to_ms,
 };
+use super::rows;
 use super::store::{Batch, BatchResult, Gauges, StoreError};
 
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("0001_deliveries.sql"))];
@@ -45,7 +44,7 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) `dir/bridge.db` and applies pending migrations.
+    /// Opens (creating if needed) `dir/bridge.db`; [`SqliteStore::migrate`] brings its schema up to date.
     pub async fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| {
             StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
@@ -61,9 +60,7 @@ impl SqliteStore {
             .max_connections(4)
             .connect_with(options.clone())
             .await?;
-        let store = Self { readers, options };
-        store.migrate().await?;
-        Ok(store)
+        Ok(Self { readers, options })
     }
 
     /// The connection the writer task owns for its whole life. It re-reads index pages on every
@@ -79,7 +76,9 @@ impl SqliteStore {
         Ok(SqliteConnection::connect_with(&options).await?)
     }
 
-    pub async fn migrate(&self) -> Result<(), StoreError> {
+    /// Applies what is missing; returns the versions applied now.
+    pub async fn migrate(&self) -> Result<Vec<i64>, StoreError> {
+        let mut now_applied = Vec::new();
         let mut conn = self.readers.acquire().await?;
         sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
             .execute(&mut *conn)
@@ -99,10 +98,11 @@ impl SqliteStore {
                     .execute(&mut *tx)
                     .await?;
                 tracing::info!(version, "applied store migration");
+                now_applied.push(*version);
             }
             tx.commit().await?;
         }
-        Ok(())
+        Ok(now_applied)
     }
 
     /// Jobs left in flight by a process that died are pending again (their leases cannot be

@@ -1,16 +1,29 @@
-//! Reading `deliveries` rows into [`Job`]s.
+//! Reading `deliveries` rows into [`Job`]s, for either backend: both select the same columns
+//! with the same SQL types (text, bigint), so one decoder serves both.
 
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::{ColumnIndex, Database, Decode, Row, Type};
 
 use crate::queue::job::{DeliveryId, Job, LastError, Status, from_ms};
 use crate::queue::store::StoreError;
 
+/// The columns [`job`] reads, as SQLite stores them.
 pub(super) const COLUMNS: &str = "id, source, event_id, conversation_id, participant_id, attributes, status, attempts, \
      run_at, received_at, updated_at, finished_at, delivered_to, last_error, last_status, last_code, \
      last_correlation_id, dead_reason";
 
-pub(super) fn job(row: &SqliteRow) -> Result<Job, StoreError> {
+/// The same columns on PostgreSQL, where the id is a `uuid`.
+pub(super) const PG_COLUMNS: &str = "id::text AS id, source, event_id, conversation_id, participant_id, attributes, status, attempts, \
+     run_at, received_at, updated_at, finished_at, delivered_to, last_error, last_status, last_code, \
+     last_correlation_id, dead_reason";
+
+pub(super) fn job<R>(row: &R) -> Result<Job, StoreError>
+where
+    R: Row,
+    for<'a> &'a str: ColumnIndex<R>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    R::Database: Database,
+{
     let id: String = row.try_get("id")?;
     let status: String = row.try_get("status")?;
     let attributes: String = row.try_get("attributes")?;

@@ -1,0 +1,774 @@
+//! The shared store: one PostgreSQL database for any number of replicas.
+//!
+//! What SQLite gets from being one process, PostgreSQL gets from the database:
+//! - a job is leased by one replica at a time (`FOR UPDATE SKIP LOCKED`, a lease with an expiry
+//!   that any replica takes back once it runs out);
+//! - one replica at a time owns a participant's due jobs: a claim takes a transaction-scoped
+//!   advisory lock on the target and only then looks, with a fresh snapshot, for jobs of it in
+//!   flight elsewhere;
+//! - idempotency keys and replay keys are unique in the database, so the same event sent to two
+//!   replicas is one delivery;
+//! - a 429's "not before" is a row every replica reads before it claims.
+//!
+//! Each replica's writer still folds everything waiting into one transaction (group commit), and
+//! multi-row statements take arrays (`UNNEST`), so a batch costs a few round trips whatever its
+//! size. The pool connects lazily: the service starts while the database is down, answers 503
+//! and reports not-ready until it is back, then migrates and carries on.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use secrecy::ExposeSecret;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{AssertSqlSafe, Postgres, QueryBuilder, Row};
+use tokio::sync::OnceCell;
+
+use super::job::{
+    ClaimedGroup, DeliveryId, Filter, Finish, Inserted, Job, LastError, NewJob, Replay, Status,
+    to_ms,
+};
+use super::rows::{self, PG_COLUMNS};
+use super::store::{Batch, BatchResult, Gauges, PostgresSettings, StoreError};
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("0001_deliveries.sql"))];
+
+/// Serialises migrations between replicas starting together (any constant unique to us).
+const MIGRATION_LOCK: i64 = 0x6765_6e65_7379_7301;
+
+/// Cheap to clone: the pool and the migration state are shared.
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pool: PgPool,
+    migrated: Arc<OnceCell<()>>,
+    /// Whose Genesys rate limit a recorded 429 speaks for.
+    throttle_scope: String,
+}
+
+impl PgStore {
+    /// Builds the pool without connecting: nothing here fails because the database is down.
+    pub fn connect_lazy(
+        settings: &PostgresSettings,
+        throttle_scope: &str,
+    ) -> Result<Self, StoreError> {
+        let mut options: PgConnectOptions = settings.url.expose_secret().parse().map_err(|_| {
+            StoreError::Unavailable(format!(
+                "{} is not a PostgreSQL connection URL",
+                settings.redacted_url()
+            ))
+        })?;
+        if let Some(password) = &settings.password {
+            options = options.password(password.expose_secret());
+        }
+        options = options.application_name("genesys-bridge");
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .min_connections(0)
+            .acquire_timeout(settings.connect_timeout)
+            .connect_lazy_with(options);
+        Ok(Self {
+            pool,
+            migrated: Arc::new(OnceCell::new()),
+            throttle_scope: throttle_scope.to_owned(),
+        })
+    }
+
+    /// Applies pending migrations once; every operation waits for this first, so a store that
+    /// started while the database was down becomes usable as soon as it is back.
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        self.migrated
+            .get_or_try_init(|| async { self.migrate().await.map(|_| ()) })
+            .await
+            .map(|_| ())
+    }
+
+    /// Applies what is missing; returns the versions applied now. Replicas starting together
+    /// take turns (an advisory lock), so each migration runs once.
+    pub async fn migrate(&self) -> Result<Vec<i64>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version bigint PRIMARY KEY, applied_at bigint NOT NULL)")
+            .execute(&mut *tx)
+            .await?;
+        let applied: HashSet<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations")
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect();
+        let mut now_applied = Vec::new();
+        for (version, sql) in MIGRATIONS {
+            if applied.contains(version) {
+                continue;
+            }
+            sqlx::raw_sql(AssertSqlSafe(*sql)).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+                .bind(version)
+                .bind(to_ms(SystemTime::now()))
+                .execute(&mut *tx)
+                .await?;
+            tracing::info!(version, "applied store migration");
+            now_applied.push(*version);
+        }
+        tx.commit().await?;
+        Ok(now_applied)
+    }
+
+    /// Everything in `batch`, in one transaction.
+    pub async fn write_batch(&self, batch: &Batch) -> Result<BatchResult, StoreError> {
+        self.ready().await?;
+        let mut tx = self.pool.begin().await?;
+        let now = to_ms(SystemTime::now());
+        let mut result = BatchResult {
+            inserted: insert(&mut tx, &batch.inserts, now).await?,
+            ..BatchResult::default()
+        };
+        for finish in &batch.finishes {
+            apply_finish(&mut tx, finish, now).await?;
+        }
+        for which in &batch.replays {
+            result.replayed.push(replay(&mut tx, which, now).await?);
+        }
+        for (target, lease) in &batch.top_ups {
+            result
+                .topped_up
+                .push(claim_target(&mut tx, target, *lease, now).await?);
+        }
+        if let Some(claim) = &batch.claim {
+            result.claimed =
+                claim_due(&mut tx, &self.throttle_scope, claim.limit, claim.lease, now).await?;
+        }
+        tx.commit().await?;
+        Ok(result)
+    }
+
+    pub async fn get(&self, id: DeliveryId) -> Result<Option<Job>, StoreError> {
+        self.ready().await?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {PG_COLUMNS} FROM deliveries WHERE id = $1"
+        )))
+        .bind(id.as_uuid())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| rows::job(&r)).transpose()
+    }
+
+    pub async fn find(&self, idempotency_key: &str) -> Result<Option<Job>, StoreError> {
+        self.ready().await?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {PG_COLUMNS} FROM deliveries WHERE idempotency_key = $1"
+        )))
+        .bind(idempotency_key.to_owned())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| rows::job(&r)).transpose()
+    }
+
+    /// Newest first; `before` is the cursor (the last id of the previous page).
+    pub async fn list(
+        &self,
+        filter: &Filter,
+        limit: u32,
+        before: Option<DeliveryId>,
+    ) -> Result<Vec<Job>, StoreError> {
+        self.ready().await?;
+        let mut query = QueryBuilder::<Postgres>::new(format!(
+            "SELECT {PG_COLUMNS} FROM deliveries WHERE true"
+        ));
+        push_filter(&mut query, filter);
+        if let Some(before) = before {
+            query.push(" AND id < ").push_bind(before.as_uuid());
+        }
+        query
+            .push(" ORDER BY id DESC LIMIT ")
+            .push_bind(i64::from(limit));
+        let found = query.build().fetch_all(&self.pool).await?;
+        found.iter().map(rows::job).collect()
+    }
+
+    pub async fn counts(&self) -> Result<Vec<(Status, u64)>, StoreError> {
+        self.ready().await?;
+        let found = sqlx::query("SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut counts = Vec::new();
+        for row in found {
+            let status: String = row.try_get("status")?;
+            let n: i64 = row.try_get("n")?;
+            if let Some(status) = Status::parse(&status) {
+                counts.push((status, u64::try_from(n).unwrap_or(0)));
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Forgets finished jobs past their retention, key versions past the idempotency window and
+    /// replay keys past their expiry. Every replica runs it; the deletes are idempotent.
+    pub async fn purge(
+        &self,
+        delivered_before: SystemTime,
+        dead_before: SystemTime,
+    ) -> Result<u64, StoreError> {
+        self.ready().await?;
+        let done = sqlx::query(
+            "DELETE FROM deliveries WHERE (status = 'delivered' AND finished_at < $1) OR (status = 'dead' AND finished_at < $2)",
+        )
+        .bind(to_ms(delivered_before))
+        .bind(to_ms(dead_before))
+        .execute(&self.pool)
+        .await?;
+        sqlx::query("DELETE FROM target_keys WHERE updated_at < $1")
+            .bind(to_ms(dead_before.min(delivered_before)))
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM replay_keys WHERE expires_at < $1")
+            .bind(to_ms(SystemTime::now()))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    pub async fn gauges(&self) -> Result<Gauges, StoreError> {
+        self.ready().await?;
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM deliveries WHERE status = 'pending') AS pending, \
+                    (SELECT COUNT(*) FROM deliveries WHERE status = 'in_flight') AS in_flight, \
+                    (SELECT COUNT(*) FROM deliveries WHERE status = 'dead') AS dead, \
+                    (SELECT MIN(received_at) FROM deliveries WHERE status = 'pending') AS oldest",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let count = |name: &str| -> Result<u64, StoreError> {
+            Ok(u64::try_from(row.try_get::<i64, _>(name)?).unwrap_or(0))
+        };
+        Ok(Gauges {
+            pending: count("pending")?,
+            in_flight: count("in_flight")?,
+            dead: count("dead")?,
+            oldest_pending: row
+                .try_get::<Option<i64>, _>("oldest")?
+                .map(super::job::from_ms),
+        })
+    }
+
+    /// A cheap write to prove the database takes writes (readiness).
+    pub async fn check_writable(&self) -> Result<(), StoreError> {
+        self.ready().await?;
+        sqlx::query("UPDATE schema_migrations SET applied_at = applied_at WHERE version = 1")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records that Genesys asked for no requests before `until`; an earlier time never
+    /// shortens a later one.
+    pub async fn record_throttle(&self, until: SystemTime) -> Result<(), StoreError> {
+        self.ready().await?;
+        sqlx::query(
+            "INSERT INTO genesys_throttle (scope, not_before) VALUES ($1, $2) \
+             ON CONFLICT (scope) DO UPDATE SET not_before = GREATEST(genesys_throttle.not_before, excluded.not_before)",
+        )
+        .bind(&self.throttle_scope)
+        .bind(to_ms(until))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The time before which no replica may call Genesys, if it is still ahead.
+    pub async fn throttled_until(&self) -> Result<Option<SystemTime>, StoreError> {
+        self.ready().await?;
+        let until: Option<i64> =
+            sqlx::query_scalar("SELECT not_before FROM genesys_throttle WHERE scope = $1")
+                .bind(&self.throttle_scope)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(until
+            .map(super::job::from_ms)
+            .filter(|t| *t > SystemTime::now()))
+    }
+}
+
+type Tx<'c> = sqlx::Transaction<'c, Postgres>;
+
+/// Inserts new jobs. A replay key already accepted for another event makes the job a replay; an
+/// idempotency key already stored (by any replica, or earlier in this batch) makes it a
+/// duplicate of that job. Rows go in key order, so two replicas inserting overlapping batches
+/// wait for each other instead of deadlocking.
+async fn insert(tx: &mut Tx<'_>, jobs: &[NewJob], now: i64) -> Result<Vec<Inserted>, StoreError> {
+    if jobs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let replayed = check_replay_keys(tx, jobs, now).await?;
+    // The first job for each idempotency key in this batch is the one stored.
+    let mut first: HashMap<&str, usize> = HashMap::new();
+    for (i, job) in jobs.iter().enumerate() {
+        if !replayed.contains(&i) {
+            first.entry(job.idempotency_key.as_str()).or_insert(i);
+        }
+    }
+    let mut fresh: Vec<&NewJob> = first.values().map(|&i| &jobs[i]).collect();
+    fresh.sort_by(|a, b| a.idempotency_key.cmp(&b.idempotency_key));
+    let mut columns = Columns::default();
+    for job in &fresh {
+        columns.push(job);
+    }
+    let stored_now: HashSet<String> = sqlx::query_scalar(
+        "INSERT INTO deliveries (id, idempotency_key, source, event_id, conversation_id, participant_id, \
+                                 target, attributes, status, run_at, received_at, updated_at) \
+         SELECT id, key, source, event_id, conversation_id, participant_id, target, attributes, 'pending', received_at, received_at, $10 \
+         FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[]) \
+              AS t(id, key, source, event_id, conversation_id, participant_id, target, attributes, received_at) \
+         ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key",
+    )
+    .bind(columns.ids)
+    .bind(columns.keys)
+    .bind(columns.sources)
+    .bind(columns.event_ids)
+    .bind(columns.conversations)
+    .bind(columns.participants)
+    .bind(columns.targets)
+    .bind(columns.attributes)
+    .bind(columns.received)
+    .bind(now)
+    .fetch_all(&mut **tx)
+    .await?
+    .into_iter()
+    .collect();
+    // Keys some other transaction stored first: answer with that job.
+    let others: Vec<String> = fresh
+        .iter()
+        .filter(|j| !stored_now.contains(&j.idempotency_key))
+        .map(|j| j.idempotency_key.clone())
+        .collect();
+    let mut existing: HashMap<String, (DeliveryId, Status)> = HashMap::new();
+    if !others.is_empty() {
+        let found = sqlx::query(
+            "SELECT idempotency_key, id::text AS id, status FROM deliveries WHERE idempotency_key = ANY($1)",
+        )
+        .bind(&others)
+        .fetch_all(&mut **tx)
+        .await?;
+        for row in found {
+            let id: String = row.try_get("id")?;
+            let status: String = row.try_get("status")?;
+            existing.insert(
+                row.try_get("idempotency_key")?,
+                (
+                    DeliveryId::parse(&id)
+                        .ok_or_else(|| StoreError::Corrupt(format!("bad id {id:?}")))?,
+                    Status::parse(&status).unwrap_or(Status::Pending),
+                ),
+            );
+        }
+    }
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    for (i, job) in jobs.iter().enumerate() {
+        let key = job.idempotency_key.as_str();
+        let outcome = if replayed.contains(&i) {
+            Inserted::Replayed
+        } else if let Some(&(id, status)) = existing.get(key) {
+            Inserted::Duplicate { id, status }
+        } else if first.get(key) == Some(&i) {
+            if stored_now.contains(key) {
+                Inserted::New(job.id)
+            } else {
+                // Stored by another transaction and already purged: vanishingly rare; the
+                // sender's retry will be taken as new.
+                return Err(StoreError::Unavailable(format!(
+                    "idempotency key {key:?} conflicted with a job that is gone; try again"
+                )));
+            }
+        } else {
+            // A copy of a job stored earlier in this batch.
+            Inserted::Duplicate {
+                id: jobs[first[key]].id,
+                status: Status::Pending,
+            }
+        };
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
+}
+
+/// Column arrays for one `UNNEST` insert.
+#[derive(Default)]
+struct Columns {
+    ids: Vec<uuid::Uuid>,
+    keys: Vec<String>,
+    sources: Vec<String>,
+    event_ids: Vec<Option<String>>,
+    conversations: Vec<String>,
+    participants: Vec<Option<String>>,
+    targets: Vec<String>,
+    attributes: Vec<String>,
+    received: Vec<i64>,
+}
+
+impl Columns {
+    fn push(&mut self, job: &NewJob) {
+        self.ids.push(job.id.as_uuid());
+        self.keys.push(job.idempotency_key.clone());
+        self.sources.push(job.source.clone());
+        self.event_ids.push(job.event_id.clone());
+        self.conversations.push(job.conversation_id.clone());
+        self.participants.push(job.participant_id.clone());
+        self.targets.push(job.target());
+        self.attributes
+            .push(serde_json::to_string(&job.attributes).unwrap_or_else(|_| "{}".to_owned()));
+        self.received.push(to_ms(job.received_at));
+    }
+}
+
+/// Records the jobs' replay keys; returns the positions of jobs whose key was already accepted,
+/// inside its window, for another event (by any replica, or earlier in this batch).
+async fn check_replay_keys(
+    tx: &mut Tx<'_>,
+    jobs: &[NewJob],
+    now: i64,
+) -> Result<HashSet<usize>, StoreError> {
+    let mut replayed = HashSet::new();
+    // key → (first job's idempotency key, its expiry), in key order.
+    let mut wanted: BTreeMap<&str, (&str, i64)> = BTreeMap::new();
+    for (i, job) in jobs.iter().enumerate() {
+        let Some(replay) = &job.replay_key else {
+            continue;
+        };
+        match wanted.get(replay.key.as_str()) {
+            Some((event, _)) if *event != job.idempotency_key => {
+                replayed.insert(i);
+            }
+            Some(_) => {}
+            None => {
+                wanted.insert(
+                    &replay.key,
+                    (&job.idempotency_key, to_ms(replay.expires_at)),
+                );
+            }
+        }
+    }
+    if wanted.is_empty() {
+        return Ok(replayed);
+    }
+    let (mut keys, mut events, mut expiries) = (Vec::new(), Vec::new(), Vec::new());
+    for (key, (event, expires)) in &wanted {
+        keys.push((*key).to_owned());
+        events.push((*event).to_owned());
+        expiries.push(*expires);
+    }
+    // An expired entry is taken over; a live one is left as it is and compared below.
+    let taken: HashSet<String> = sqlx::query_scalar(
+        "INSERT INTO replay_keys (key, idempotency_key, expires_at) \
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[]) \
+         ON CONFLICT (key) DO UPDATE SET idempotency_key = excluded.idempotency_key, expires_at = excluded.expires_at \
+         WHERE replay_keys.expires_at <= $4 RETURNING key",
+    )
+    .bind(&keys)
+    .bind(&events)
+    .bind(&expiries)
+    .bind(now)
+    .fetch_all(&mut **tx)
+    .await?
+    .into_iter()
+    .collect();
+    let live: Vec<String> = keys.into_iter().filter(|k| !taken.contains(k)).collect();
+    if live.is_empty() {
+        return Ok(replayed);
+    }
+    let owners: HashMap<String, String> =
+        sqlx::query("SELECT key, idempotency_key FROM replay_keys WHERE key = ANY($1)")
+            .bind(&live)
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|row| Ok((row.try_get("key")?, row.try_get("idempotency_key")?)))
+            .collect::<Result<_, StoreError>>()?;
+    for (i, job) in jobs.iter().enumerate() {
+        if let Some(replay) = &job.replay_key
+            && let Some(owner) = owners.get(&replay.key)
+            && *owner != job.idempotency_key
+        {
+            replayed.insert(i);
+        }
+    }
+    Ok(replayed)
+}
+
+fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &Filter) {
+    if let Some(status) = filter.status {
+        query.push(" AND status = ").push_bind(status.as_str());
+    }
+    if let Some(source) = &filter.source {
+        query.push(" AND source = ").push_bind(source.clone());
+    }
+}
+
+fn push_error(query: &mut QueryBuilder<Postgres>, error: Option<&LastError>) {
+    query
+        .push(", last_error = ")
+        .push_bind(error.map(|e| e.message.clone()))
+        .push(", last_status = ")
+        .push_bind(error.and_then(|e| e.status).map(i64::from))
+        .push(", last_code = ")
+        .push_bind(error.and_then(|e| e.code.clone()))
+        .push(", last_correlation_id = ")
+        .push_bind(error.and_then(|e| e.correlation_id.clone()));
+}
+
+async fn apply_finish(tx: &mut Tx<'_>, finish: &Finish, now: i64) -> Result<(), StoreError> {
+    let mut query =
+        QueryBuilder::<Postgres>::new("UPDATE deliveries SET lease_until = NULL, updated_at = ");
+    query.push_bind(now);
+    let ids = match finish {
+        Finish::Delivered {
+            ids,
+            participant_id,
+            target,
+            keys,
+            newest,
+        } => {
+            record_keys(tx, target, keys, *newest, now).await?;
+            query
+                .push(", status = 'delivered', finished_at = ")
+                .push_bind(now)
+                .push(", delivered_to = ")
+                .push_bind(participant_id.clone());
+            ids
+        }
+        Finish::Retry { ids, run_at, error } => {
+            query
+                .push(", status = 'pending', run_at = ")
+                .push_bind(to_ms(*run_at));
+            push_error(&mut query, Some(error));
+            ids
+        }
+        Finish::Dead { ids, reason, error } => {
+            query
+                .push(", status = 'dead', finished_at = ")
+                .push_bind(now)
+                .push(", dead_reason = ")
+                .push_bind(reason.clone());
+            push_error(&mut query, error.as_ref());
+            ids
+        }
+    };
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<uuid::Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
+    // Only while still in flight: a job whose lease ran out and that another replica took over
+    // belongs to that replica now.
+    query
+        .push(" WHERE status = 'in_flight' AND id = ANY(")
+        .push_bind(ids)
+        .push(")");
+    query.build().execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Remembers, per key, the newest delivered job that wrote it.
+async fn record_keys(
+    tx: &mut Tx<'_>,
+    target: &str,
+    keys: &[String],
+    newest: DeliveryId,
+    now: i64,
+) -> Result<(), StoreError> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let mut keys = keys.to_vec();
+    keys.sort();
+    keys.dedup();
+    sqlx::query(
+        "INSERT INTO target_keys (target, key, delivery_id, updated_at) \
+         SELECT $1, key, $2, $3 FROM UNNEST($4::text[]) AS t(key) \
+         ON CONFLICT (target, key) DO UPDATE SET delivery_id = excluded.delivery_id, updated_at = excluded.updated_at \
+         WHERE excluded.delivery_id > target_keys.delivery_id",
+    )
+    .bind(target)
+    .bind(newest.as_uuid())
+    .bind(now)
+    .bind(&keys)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Dead letters (and only dead ones) go back to pending, due now, with a fresh attempt count.
+async fn replay(tx: &mut Tx<'_>, which: &Replay, now: i64) -> Result<u64, StoreError> {
+    let mut query = QueryBuilder::<Postgres>::new(
+        "UPDATE deliveries SET status = 'pending', finished_at = NULL, dead_reason = NULL, attempts = 0, run_at = ",
+    );
+    query
+        .push_bind(now)
+        .push(", updated_at = ")
+        .push_bind(now)
+        .push(" WHERE status = 'dead'");
+    match which {
+        Replay::One(id) => {
+            query.push(" AND id = ").push_bind(id.as_uuid());
+        }
+        Replay::Matching(filter) => push_filter(
+            &mut query,
+            &Filter {
+                status: None,
+                ..filter.clone()
+            },
+        ),
+    }
+    Ok(query.build().execute(&mut **tx).await?.rows_affected())
+}
+
+/// The advisory lock key of a target (an SQL expression over `target`): a claim of the target
+/// holds it until its transaction ends.
+fn target_lock(target: &str) -> String {
+    format!("hashtextextended({target}, 7)")
+}
+
+/// Leases the due jobs of one target whose delivery this replica has under way.
+async fn claim_target(
+    tx: &mut Tx<'_>,
+    target: &str,
+    lease: Duration,
+    now: i64,
+) -> Result<Vec<Job>, StoreError> {
+    sqlx::query(AssertSqlSafe(format!(
+        "SELECT pg_advisory_xact_lock({})",
+        target_lock("$1")
+    )))
+    .bind(target)
+    .execute(&mut **tx)
+    .await?;
+    let claimed = sqlx::query(AssertSqlSafe(format!(
+        "UPDATE deliveries SET status = 'in_flight', attempts = attempts + 1, lease_until = $1, updated_at = $2 \
+         WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND run_at <= $2 AND target = $3 \
+                      FOR UPDATE SKIP LOCKED) \
+         RETURNING {PG_COLUMNS}"
+    )))
+    .bind(now + millis(lease))
+    .bind(now)
+    .bind(target)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut jobs = claimed
+        .iter()
+        .map(rows::job)
+        .collect::<Result<Vec<_>, _>>()?;
+    jobs.sort_by_key(|j| j.id);
+    Ok(jobs)
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2)
+}
+
+/// Leases due jobs, one group per target: the target's queue head and every due job behind it
+/// (they go out as one PATCH). Nothing while Genesys' "not before" is ahead.
+async fn claim_due(
+    tx: &mut Tx<'_>,
+    throttle_scope: &str,
+    limit: u32,
+    lease: Duration,
+    now: i64,
+) -> Result<Vec<ClaimedGroup>, StoreError> {
+    let throttled: Option<i64> = sqlx::query_scalar(
+        "SELECT not_before FROM genesys_throttle WHERE scope = $1 AND not_before > $2",
+    )
+    .bind(throttle_scope)
+    .bind(now)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if throttled.is_some() {
+        return Ok(Vec::new());
+    }
+    // A lease that ran out belongs to a replica that died or a delivery that hung: due again.
+    sqlx::query(
+        "UPDATE deliveries SET status = 'pending', lease_until = NULL \
+         WHERE id IN (SELECT id FROM deliveries WHERE status = 'in_flight' AND lease_until < $1 FOR UPDATE SKIP LOCKED)",
+    )
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    // Candidate targets: due heads with nothing older still pending. Those another replica is
+    // claiming right now are skipped (their advisory lock is taken).
+    let targets: Vec<String> = sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT target FROM ( \
+             SELECT d.target FROM deliveries d \
+             WHERE d.status = 'pending' AND d.run_at <= $1 \
+               AND NOT EXISTS (SELECT 1 FROM deliveries e \
+                               WHERE e.target = d.target AND e.status IN ('pending', 'in_flight') \
+                                 AND (e.id < d.id OR e.status = 'in_flight')) \
+             ORDER BY d.run_at LIMIT $2) heads \
+         WHERE pg_try_advisory_xact_lock({})",
+        target_lock("heads.target")
+    )))
+    .bind(now)
+    .bind(i64::from(limit))
+    .fetch_all(&mut **tx)
+    .await?;
+    if targets.is_empty() {
+        return Ok(Vec::new());
+    }
+    // This statement's snapshot is taken after the locks: whatever another replica claimed for
+    // these targets is committed and visible, so a target in flight elsewhere is left alone.
+    let claimed = sqlx::query(AssertSqlSafe(format!(
+        "UPDATE deliveries SET status = 'in_flight', attempts = attempts + 1, lease_until = $1, updated_at = $2 \
+         WHERE id IN (SELECT d.id FROM deliveries d \
+                      WHERE d.status = 'pending' AND d.run_at <= $2 AND d.target = ANY($3) \
+                        AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.target = d.target AND e.status = 'in_flight') \
+                      FOR UPDATE SKIP LOCKED) \
+         RETURNING {PG_COLUMNS}, target"
+    )))
+    .bind(now + millis(lease))
+    .bind(now)
+    .bind(&targets)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut groups: BTreeMap<String, Vec<Job>> = BTreeMap::new();
+    for row in &claimed {
+        groups
+            .entry(row.try_get("target")?)
+            .or_default()
+            .push(rows::job(row)?);
+    }
+    if groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    // What deliveries newer than each group already wrote (rare: replays, late arrivals).
+    let names: Vec<String> = groups.keys().cloned().collect();
+    let mut later: BTreeMap<String, Vec<(DeliveryId, String)>> = BTreeMap::new();
+    for row in sqlx::query(
+        "SELECT target, key, delivery_id::text AS delivery_id FROM target_keys WHERE target = ANY($1)",
+    )
+    .bind(&names)
+    .fetch_all(&mut **tx)
+    .await?
+    {
+        let id: String = row.try_get("delivery_id")?;
+        let id =
+            DeliveryId::parse(&id).ok_or_else(|| StoreError::Corrupt(format!("bad id {id:?}")))?;
+        later
+            .entry(row.try_get("target")?)
+            .or_default()
+            .push((id, row.try_get("key")?));
+    }
+    let mut out = Vec::with_capacity(groups.len());
+    for (target, mut jobs) in groups {
+        jobs.sort_by_key(|j| j.id);
+        let newest = jobs.last().map(|j| j.id).unwrap_or_default();
+        let mut superseded: Vec<String> = later
+            .get(&target)
+            .into_iter()
+            .flatten()
+            .filter(|(id, _)| *id > newest)
+            .map(|(_, key)| key.clone())
+            .collect();
+        superseded.sort();
+        superseded.dedup();
+        out.push(ClaimedGroup { jobs, superseded });
+    }
+    Ok(out)
+}
