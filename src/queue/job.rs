@@ -160,11 +160,29 @@ pub enum Inserted {
     Replayed,
 }
 
-/// How a delivery attempt ended, for the jobs it covered.
+/// A job as one claim leased it: its attempt number tells this lease from a later one (the
+/// lease ran out and the job was claimed again), whose outcome is not this delivery's to record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lease {
+    pub id: DeliveryId,
+    pub attempt: u32,
+}
+
+impl Lease {
+    pub fn of(job: &Job) -> Self {
+        Self {
+            id: job.id,
+            attempt: job.attempts,
+        }
+    }
+}
+
+/// How a delivery attempt ended, for the jobs it covered. Applies only to jobs still held by
+/// that attempt's lease.
 #[derive(Clone, Debug)]
 pub enum Finish {
     Delivered {
-        ids: Vec<DeliveryId>,
+        leases: Vec<Lease>,
         participant_id: String,
         target: String,
         /// The keys written, and the newest job they came from.
@@ -172,12 +190,12 @@ pub enum Finish {
         newest: DeliveryId,
     },
     Retry {
-        ids: Vec<DeliveryId>,
+        leases: Vec<Lease>,
         run_at: SystemTime,
         error: LastError,
     },
     Dead {
-        ids: Vec<DeliveryId>,
+        leases: Vec<Lease>,
         reason: String,
         error: Option<LastError>,
     },

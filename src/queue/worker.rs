@@ -12,7 +12,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::QueueSettings;
-use super::job::{ClaimedGroup, DeliveryId, Finish, LastError, Status};
+use super::job::{ClaimedGroup, DeliveryId, Finish, LastError, Lease, Status};
 use super::participants::ParticipantCache;
 use super::policy::{Decision, decide};
 use super::store::ClaimRequest;
@@ -39,6 +39,7 @@ pub(super) async fn run(deliverer: Deliverer, shutdown: CancellationToken) {
     let slots = Arc::new(Semaphore::new(deliverer.settings.workers.max(1)));
     let tasks = TaskTracker::new();
     let mut busy = false;
+    let mut failing = false;
     loop {
         let first = tokio::select! {
             permit = Arc::clone(&slots).acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
@@ -62,9 +63,17 @@ pub(super) async fn run(deliverer: Deliverer, shutdown: CancellationToken) {
             })
             .await;
         let groups = match claimed {
-            Ok(groups) => groups,
+            Ok(groups) => {
+                if std::mem::take(&mut failing) {
+                    tracing::info!("leasing jobs again");
+                }
+                groups
+            }
+            // Said once per outage, not every poll; readiness reports the store meanwhile.
             Err(err) => {
-                tracing::error!(error = %err, "cannot lease jobs; trying again shortly");
+                if !std::mem::replace(&mut failing, true) {
+                    tracing::error!(error = %err, "cannot lease jobs; trying again every poll interval");
+                }
                 Vec::new()
             }
         };
@@ -100,9 +109,9 @@ async fn deliver(d: Deliverer, group: ClaimedGroup, _slot: OwnedSemaphorePermit)
     let Some(first) = group.jobs.first() else {
         return;
     };
-    let mut ids: Vec<DeliveryId> = group.jobs.iter().map(|j| j.id).collect();
+    let mut leases: Vec<Lease> = group.jobs.iter().map(Lease::of).collect();
     let span = tracing::info_span!(
-        "delivery", delivery_id = %first.id, jobs = ids.len(), source = %first.source,
+        "delivery", delivery_id = %first.id, jobs = leases.len(), source = %first.source,
         conversation_id = %first.conversation_id
     );
     let mut attributes = BTreeMap::new();
@@ -124,7 +133,8 @@ async fn deliver(d: Deliverer, group: ClaimedGroup, _slot: OwnedSemaphorePermit)
     let target = first.target();
     let source = first.source.clone();
     async move {
-        let outcome = write(&d, &conversation, explicit.as_deref(), &target, &mut ids, &mut attributes).await;
+        let outcome = write(&d, &conversation, explicit.as_deref(), &target, &mut leases, &mut attributes).await;
+        let ids: Vec<DeliveryId> = leases.iter().map(|l| l.id).collect();
         let (finish, status) = match outcome {
             Ok(participant) => {
                 tracing::info!(participant_id = %participant, keys = attributes.len(), "delivered");
@@ -134,7 +144,7 @@ async fn deliver(d: Deliverer, group: ClaimedGroup, _slot: OwnedSemaphorePermit)
                 let newest = ids.iter().copied().max().unwrap_or_default();
                 let keys = attributes.keys().cloned().collect();
                 (
-                    Finish::Delivered { ids: ids.clone(), participant_id: participant, target: target.clone(), keys, newest },
+                    Finish::Delivered { leases: leases.clone(), participant_id: participant, target: target.clone(), keys, newest },
                     Some(Status::Delivered),
                 )
             }
@@ -154,13 +164,13 @@ async fn deliver(d: Deliverer, group: ClaimedGroup, _slot: OwnedSemaphorePermit)
                         tracing::warn!(attempts, status = err.status(), code = err.code(), correlation_id = err.correlation_id(),
                             retry_in_ms = at.duration_since(SystemTime::now()).map_or(0, |w| w.as_millis() as u64),
                             error = %err, "delivery failed; will retry");
-                        (Finish::Retry { ids: ids.clone(), run_at: at, error }, None)
+                        (Finish::Retry { leases: leases.clone(), run_at: at, error }, None)
                     }
                     Decision::Dead { reason } => {
                         ::metrics::counter!(m::DELIVERIES, "source" => source.clone(), "outcome" => "dead").increment(ids.len() as u64);
                         tracing::error!(attempts, status = err.status(), code = err.code(), correlation_id = err.correlation_id(),
                             reason = %reason, "delivery failed for good: dead letter");
-                        (Finish::Dead { ids: ids.clone(), reason, error: Some(error) }, Some(Status::Dead))
+                        (Finish::Dead { leases: leases.clone(), reason, error: Some(error) }, Some(Status::Dead))
                     }
                 }
             }
@@ -179,14 +189,14 @@ async fn deliver(d: Deliverer, group: ClaimedGroup, _slot: OwnedSemaphorePermit)
 }
 
 /// Writes `attributes`; returns the participant written to. After a participant lookup (the
-/// slow first contact with a call) the target's newly due jobs join in: `ids` and `attributes`
+/// slow first contact with a call) the target's newly due jobs join in: `leases` and `attributes`
 /// grow, later values winning.
 async fn write(
     d: &Deliverer,
     conversation: &str,
     explicit: Option<&str>,
     target: &str,
-    ids: &mut Vec<DeliveryId>,
+    leases: &mut Vec<Lease>,
     attributes: &mut BTreeMap<String, String>,
 ) -> Result<String, GenesysError> {
     let invalid = |e: crate::genesys::InvalidId| GenesysError::InvalidResponse {
@@ -209,7 +219,7 @@ async fn write(
                 match d.writer.top_up(target.to_owned(), d.settings.lease).await {
                     Ok(later) => {
                         for job in later {
-                            ids.push(job.id);
+                            leases.push(Lease::of(&job));
                             attributes.extend(job.attributes);
                         }
                     }

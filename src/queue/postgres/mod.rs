@@ -17,12 +17,12 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use secrecy::ExposeSecret;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Postgres, QueryBuilder, Row};
-use tokio::sync::OnceCell;
 
 use super::job::{
     ClaimedGroup, DeliveryId, Filter, Finish, Inserted, Job, LastError, NewJob, Replay, Status,
@@ -33,14 +33,16 @@ use super::store::{Batch, BatchResult, Gauges, PostgresSettings, StoreError};
 
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("0001_deliveries.sql"))];
 
-/// Serialises migrations between replicas starting together (any constant unique to us).
+/// Serialises migrations between replicas starting together (any constant unique to us; per
+/// database, so deployments in other schemas of it take turns too, which is harmless).
 const MIGRATION_LOCK: i64 = 0x6765_6e65_7379_7301;
 
 /// Cheap to clone: the pool and the migration state are shared.
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,
-    migrated: Arc<OnceCell<()>>,
+    migrated: Arc<AtomicBool>,
+    connecting: Arc<tokio::sync::Mutex<()>>,
     /// Whose Genesys rate limit a recorded 429 speaks for.
     throttle_scope: String,
 }
@@ -68,18 +70,29 @@ impl PgStore {
             .connect_lazy_with(options);
         Ok(Self {
             pool,
-            migrated: Arc::new(OnceCell::new()),
+            migrated: Arc::new(AtomicBool::new(false)),
+            connecting: Arc::new(tokio::sync::Mutex::new(())),
             throttle_scope: throttle_scope.to_owned(),
         })
     }
 
-    /// Applies pending migrations once; every operation waits for this first, so a store that
-    /// started while the database was down becomes usable as soon as it is back.
+    /// Connects and applies pending migrations, once; every operation checks this first, so a
+    /// store that started while the database was down becomes usable as soon as it is back.
+    /// While one attempt is under way, others fail at once instead of queueing behind it.
     pub async fn ready(&self) -> Result<(), StoreError> {
-        self.migrated
-            .get_or_try_init(|| async { self.migrate().await.map(|_| ()) })
-            .await
-            .map(|_| ())
+        if self.migrated.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let Ok(_attempt) = self.connecting.try_lock() else {
+            return Err(StoreError::Unavailable(
+                "still connecting to PostgreSQL".to_owned(),
+            ));
+        };
+        if !self.migrated.load(Ordering::Acquire) {
+            self.migrate().await?;
+            self.migrated.store(true, Ordering::Release);
+        }
+        Ok(())
     }
 
     /// Applies what is missing; returns the versions applied now. Replicas starting together
@@ -125,7 +138,13 @@ impl PgStore {
             inserted: insert(&mut tx, &batch.inserts, now).await?,
             ..BatchResult::default()
         };
-        for finish in &batch.finishes {
+        // The common outcome goes in two statements for the whole batch; failures one by one.
+        let (delivered, failed): (Vec<&Finish>, Vec<&Finish>) = batch
+            .finishes
+            .iter()
+            .partition(|f| matches!(f, Finish::Delivered { .. }));
+        apply_delivered(&mut tx, &delivered, now).await?;
+        for finish in failed {
             apply_finish(&mut tx, finish, now).await?;
         }
         for which in &batch.replays {
@@ -517,83 +536,122 @@ fn push_error(query: &mut QueryBuilder<Postgres>, error: Option<&LastError>) {
         .push_bind(error.and_then(|e| e.correlation_id.clone()));
 }
 
-async fn apply_finish(tx: &mut Tx<'_>, finish: &Finish, now: i64) -> Result<(), StoreError> {
-    let mut query =
-        QueryBuilder::<Postgres>::new("UPDATE deliveries SET lease_until = NULL, updated_at = ");
-    query.push_bind(now);
-    let ids = match finish {
-        Finish::Delivered {
-            ids,
+/// Records delivered jobs (still under their lease) and, per participant and key, the newest
+/// job that wrote it.
+async fn apply_delivered(
+    tx: &mut Tx<'_>,
+    finishes: &[&Finish],
+    now: i64,
+) -> Result<(), StoreError> {
+    let (mut ids, mut attempts, mut participants) = (Vec::new(), Vec::new(), Vec::new());
+    // (target, key) → newest writer; sorted, so concurrent transactions lock rows in one order.
+    let mut written: BTreeMap<(&str, &str), DeliveryId> = BTreeMap::new();
+    for finish in finishes {
+        let Finish::Delivered {
+            leases,
             participant_id,
             target,
             keys,
             newest,
-        } => {
-            record_keys(tx, target, keys, *newest, now).await?;
-            query
-                .push(", status = 'delivered', finished_at = ")
-                .push_bind(now)
-                .push(", delivered_to = ")
-                .push_bind(participant_id.clone());
-            ids
+        } = finish
+        else {
+            continue;
+        };
+        for lease in leases {
+            ids.push(lease.id.as_uuid());
+            attempts.push(i64::from(lease.attempt));
+            participants.push(participant_id.clone());
         }
-        Finish::Retry { ids, run_at, error } => {
+        for key in keys {
+            let entry = written.entry((target, key)).or_insert(*newest);
+            *entry = (*entry).max(*newest);
+        }
+    }
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE deliveries SET status = 'delivered', lease_until = NULL, updated_at = $1, finished_at = $1, \
+                delivered_to = lease.participant \
+         FROM UNNEST($2::uuid[], $3::bigint[], $4::text[]) AS lease(id, attempt, participant) \
+         WHERE deliveries.id = lease.id AND deliveries.attempts = lease.attempt AND deliveries.status = 'in_flight'",
+    )
+    .bind(now)
+    .bind(&ids)
+    .bind(&attempts)
+    .bind(&participants)
+    .execute(&mut **tx)
+    .await?;
+    if written.is_empty() {
+        return Ok(());
+    }
+    let (mut targets, mut keys, mut writers) = (Vec::new(), Vec::new(), Vec::new());
+    for ((target, key), newest) in written {
+        targets.push(target.to_owned());
+        keys.push(key.to_owned());
+        writers.push(newest.as_uuid());
+    }
+    sqlx::query(
+        "INSERT INTO target_keys (target, key, delivery_id, updated_at) \
+         SELECT target, key, delivery_id, $4 FROM UNNEST($1::text[], $2::text[], $3::uuid[]) AS t(target, key, delivery_id) \
+         ON CONFLICT (target, key) DO UPDATE SET delivery_id = excluded.delivery_id, updated_at = excluded.updated_at \
+         WHERE excluded.delivery_id > target_keys.delivery_id",
+    )
+    .bind(&targets)
+    .bind(&keys)
+    .bind(&writers)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A failed attempt's outcome: pending again (when) or dead (why), with the error.
+async fn apply_finish(tx: &mut Tx<'_>, finish: &Finish, now: i64) -> Result<(), StoreError> {
+    let mut query =
+        QueryBuilder::<Postgres>::new("UPDATE deliveries SET lease_until = NULL, updated_at = ");
+    query.push_bind(now);
+    let leases = match finish {
+        Finish::Delivered { .. } => return apply_delivered(tx, &[finish], now).await,
+        Finish::Retry {
+            leases,
+            run_at,
+            error,
+        } => {
             query
                 .push(", status = 'pending', run_at = ")
                 .push_bind(to_ms(*run_at));
             push_error(&mut query, Some(error));
-            ids
+            leases
         }
-        Finish::Dead { ids, reason, error } => {
+        Finish::Dead {
+            leases,
+            reason,
+            error,
+        } => {
             query
                 .push(", status = 'dead', finished_at = ")
                 .push_bind(now)
                 .push(", dead_reason = ")
                 .push_bind(reason.clone());
             push_error(&mut query, error.as_ref());
-            ids
+            leases
         }
     };
-    if ids.is_empty() {
+    if leases.is_empty() {
         return Ok(());
     }
-    let ids: Vec<uuid::Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
-    // Only while still in flight: a job whose lease ran out and that another replica took over
-    // belongs to that replica now.
+    let ids: Vec<uuid::Uuid> = leases.iter().map(|l| l.id.as_uuid()).collect();
+    let attempts: Vec<i64> = leases.iter().map(|l| i64::from(l.attempt)).collect();
+    // Only under this attempt's lease: a job whose lease ran out and that another replica took
+    // over belongs to that replica now.
     query
-        .push(" WHERE status = 'in_flight' AND id = ANY(")
+        .push(" FROM UNNEST(")
         .push_bind(ids)
-        .push(")");
+        .push("::uuid[], ")
+        .push_bind(attempts)
+        .push("::bigint[]) AS lease(id, attempt) WHERE deliveries.id = lease.id AND deliveries.attempts = lease.attempt AND deliveries.status = 'in_flight'");
     query.build().execute(&mut **tx).await?;
-    Ok(())
-}
-
-/// Remembers, per key, the newest delivered job that wrote it.
-async fn record_keys(
-    tx: &mut Tx<'_>,
-    target: &str,
-    keys: &[String],
-    newest: DeliveryId,
-    now: i64,
-) -> Result<(), StoreError> {
-    if keys.is_empty() {
-        return Ok(());
-    }
-    let mut keys = keys.to_vec();
-    keys.sort();
-    keys.dedup();
-    sqlx::query(
-        "INSERT INTO target_keys (target, key, delivery_id, updated_at) \
-         SELECT $1, key, $2, $3 FROM UNNEST($4::text[]) AS t(key) \
-         ON CONFLICT (target, key) DO UPDATE SET delivery_id = excluded.delivery_id, updated_at = excluded.updated_at \
-         WHERE excluded.delivery_id > target_keys.delivery_id",
-    )
-    .bind(target)
-    .bind(newest.as_uuid())
-    .bind(now)
-    .bind(&keys)
-    .execute(&mut **tx)
-    .await?;
     Ok(())
 }
 
@@ -623,9 +681,10 @@ async fn replay(tx: &mut Tx<'_>, which: &Replay, now: i64) -> Result<u64, StoreE
 }
 
 /// The advisory lock key of a target (an SQL expression over `target`): a claim of the target
-/// holds it until its transaction ends.
+/// holds it until its transaction ends. Advisory locks are per database, so the key includes the
+/// schema: deployments sharing a database in different schemas never wait for each other.
 fn target_lock(target: &str) -> String {
-    format!("hashtextextended({target}, 7)")
+    format!("hashtextextended(current_schema() || '/' || {target}, 7)")
 }
 
 /// Leases the due jobs of one target whose delivery this replica has under way.
@@ -772,3 +831,7 @@ async fn claim_due(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests;

@@ -11,8 +11,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{AssertSqlSafe, Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use super::job::{
-    ClaimedGroup, DeliveryId, Filter, Finish, Inserted, Job, LastError, NewJob, Replay, Status,
-    to_ms,
+    ClaimedGroup, DeliveryId, Filter, Finish, Inserted, Job, LastError, Lease, NewJob, Replay,
+    Status, to_ms,
 };
 use super::rows;
 use super::store::{Batch, BatchResult, Gauges, StoreError};
@@ -337,11 +337,17 @@ async fn insert_rows(tx: &mut Tx<'_>, rows: &[&NewJob], now: i64) -> Result<(), 
     Ok(())
 }
 
-fn push_ids(query: &mut QueryBuilder<Sqlite>, ids: &[DeliveryId]) {
-    query.push(" WHERE id IN (");
+/// Only jobs still under these leases: one whose lease ran out and that was claimed again
+/// belongs to that later attempt.
+fn push_leases(query: &mut QueryBuilder<Sqlite>, leases: &[Lease]) {
+    query.push(" WHERE status = 'in_flight' AND (id, attempts) IN (VALUES ");
     let mut list = query.separated(", ");
-    for id in ids {
-        list.push_bind(id.to_string());
+    for lease in leases {
+        list.push("(")
+            .push_bind_unseparated(lease.id.to_string())
+            .push_unseparated(", ")
+            .push_bind_unseparated(i64::from(lease.attempt))
+            .push_unseparated(")");
     }
     query.push(")");
 }
@@ -371,9 +377,9 @@ async fn apply_finish(tx: &mut Tx<'_>, finish: &Finish, now: i64) -> Result<(), 
     let mut query =
         QueryBuilder::<Sqlite>::new("UPDATE deliveries SET lease_until = NULL, updated_at = ");
     query.push_bind(now);
-    let ids = match finish {
+    let leases = match finish {
         Finish::Delivered {
-            ids,
+            leases,
             participant_id,
             target,
             keys,
@@ -385,29 +391,37 @@ async fn apply_finish(tx: &mut Tx<'_>, finish: &Finish, now: i64) -> Result<(), 
                 .push_bind(now)
                 .push(", delivered_to = ")
                 .push_bind(participant_id.clone());
-            ids
+            leases
         }
-        Finish::Retry { ids, run_at, error } => {
+        Finish::Retry {
+            leases,
+            run_at,
+            error,
+        } => {
             query
                 .push(", status = 'pending', run_at = ")
                 .push_bind(to_ms(*run_at));
             push_error(&mut query, Some(error));
-            ids
+            leases
         }
-        Finish::Dead { ids, reason, error } => {
+        Finish::Dead {
+            leases,
+            reason,
+            error,
+        } => {
             query
                 .push(", status = 'dead', finished_at = ")
                 .push_bind(now)
                 .push(", dead_reason = ")
                 .push_bind(reason.clone());
             push_error(&mut query, error.as_ref());
-            ids
+            leases
         }
     };
-    if ids.is_empty() {
+    if leases.is_empty() {
         return Ok(());
     }
-    push_ids(&mut query, ids);
+    push_leases(&mut query, leases);
     query.build().execute(&mut **tx).await?;
     Ok(())
 }

@@ -1,0 +1,341 @@
+//! The PostgreSQL store against a real database: what several replicas sharing it rely on. Each
+//! test works in a schema of its own; two `PgStore`s on one schema are two replicas. They run
+//! when `BRIDGE_TEST_DATABASE_URL` names a database and return at once otherwise (the
+//! `postgres_notice` test target says so in the test output).
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::{Duration, SystemTime};
+
+use secrecy::SecretString;
+use sqlx::Connection;
+
+use super::PgStore;
+use crate::queue::job::{
+    ClaimedGroup, DeliveryId, Finish, Inserted, Lease, NewJob, ReplayKey, Status,
+};
+use crate::queue::store::{Batch, ClaimRequest, PostgresSettings};
+
+const LEASE: Duration = Duration::from_secs(30);
+
+/// A fresh schema in the test database, or `None` when no database is configured.
+async fn schema() -> Option<PostgresSettings> {
+    let url = std::env::var("BRIDGE_TEST_DATABASE_URL").ok()?;
+    let name = format!("store_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("BRIDGE_TEST_DATABASE_URL is set but unreachable: {e}"));
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("create schema");
+    let separator = if url.contains('?') { '&' } else { '?' };
+    Some(PostgresSettings {
+        url: SecretString::from(format!("{url}{separator}options[search_path]={name}")),
+        password: None,
+        max_connections: 4,
+        connect_timeout: Duration::from_secs(5),
+    })
+}
+
+fn replica(settings: &PostgresSettings) -> PgStore {
+    PgStore::connect_lazy(settings, "test-client").expect("store")
+}
+
+fn job(key: &str, conversation: &str, value: &str) -> NewJob {
+    NewJob {
+        id: DeliveryId::new(),
+        idempotency_key: key.to_owned(),
+        source: "crm".to_owned(),
+        event_id: Some(key.to_owned()),
+        conversation_id: conversation.to_owned(),
+        participant_id: Some("p1".to_owned()),
+        attributes: BTreeMap::from([("k".to_owned(), value.to_owned())]),
+        received_at: SystemTime::now(),
+        replay_key: None,
+    }
+}
+
+async fn insert(store: &PgStore, jobs: Vec<NewJob>) -> Vec<Inserted> {
+    store
+        .write_batch(&Batch {
+            inserts: jobs,
+            ..Batch::default()
+        })
+        .await
+        .expect("insert")
+        .inserted
+}
+
+async fn claim(store: &PgStore, limit: u32) -> Vec<ClaimedGroup> {
+    store
+        .write_batch(&Batch {
+            claim: Some(ClaimRequest {
+                limit,
+                lease: LEASE,
+            }),
+            ..Batch::default()
+        })
+        .await
+        .expect("claim")
+        .claimed
+}
+
+async fn delivered(store: &PgStore, group: &ClaimedGroup) {
+    let leases: Vec<Lease> = group.jobs.iter().map(Lease::of).collect();
+    let finish = Finish::Delivered {
+        newest: leases.iter().map(|l| l.id).max().unwrap_or_default(),
+        leases,
+        participant_id: "p1".to_owned(),
+        target: group.jobs[0].target(),
+        keys: vec!["k".to_owned()],
+    };
+    store
+        .write_batch(&Batch {
+            finishes: vec![finish],
+            ..Batch::default()
+        })
+        .await
+        .expect("finish");
+}
+
+#[tokio::test]
+async fn replicas_migrating_together_apply_each_migration_once() {
+    let Some(settings) = schema().await else {
+        return;
+    };
+    let (a, b) = (replica(&settings), replica(&settings));
+    let (ra, rb) = tokio::join!(a.migrate(), b.migrate());
+    let mut applied = ra.expect("a");
+    applied.extend(rb.expect("b"));
+    assert_eq!(applied, vec![1]);
+    assert_eq!(a.migrate().await.expect("again"), Vec::<i64>::new());
+}
+
+#[tokio::test]
+async fn the_same_event_sent_to_two_replicas_is_one_job() {
+    let Some(settings) = schema().await else {
+        return;
+    };
+    let (a, b) = (replica(&settings), replica(&settings));
+    let first = job("crm:event:1", "c1", "one");
+    let copy = job("crm:event:1", "c1", "one");
+    let (ra, rb) = tokio::join!(insert(&a, vec![first.clone()]), insert(&b, vec![copy]));
+    let outcomes = [ra[0], rb[0]];
+    let new: Vec<DeliveryId> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Inserted::New(id) => Some(*id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(new.len(), 1, "{outcomes:?}");
+    assert!(
+        outcomes.iter().any(
+            |o| matches!(o, Inserted::Duplicate { id, status: Status::Pending } if *id == new[0])
+        ),
+        "{outcomes:?}"
+    );
+    // Copies inside one batch: the first is stored, the rest answer with it.
+    let twins = insert(
+        &a,
+        vec![job("crm:event:2", "c1", "x"), job("crm:event:2", "c1", "x")],
+    )
+    .await;
+    assert!(matches!(twins[0], Inserted::New(_)));
+    assert_eq!(
+        twins[1],
+        Inserted::Duplicate {
+            id: twins[0].clone_id(),
+            status: Status::Pending
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_signature_replayed_at_another_replica_for_another_event_is_refused() {
+    let Some(settings) = schema().await else {
+        return;
+    };
+    let (a, b) = (replica(&settings), replica(&settings));
+    let signed = |event: &str| NewJob {
+        replay_key: Some(ReplayKey {
+            key: "crm:sig-1".to_owned(),
+            expires_at: SystemTime::now() + Duration::from_secs(600),
+        }),
+        ..job(event, "c1", event)
+    };
+    assert!(matches!(
+        insert(&a, vec![signed("crm:event:a")]).await[0],
+        Inserted::New(_)
+    ));
+    // The sender's retry of the same event: a duplicate, not a replay.
+    assert!(matches!(
+        insert(&b, vec![signed("crm:event:a")]).await[0],
+        Inserted::Duplicate { .. }
+    ));
+    // The same signature on an altered event id: a replay, whichever replica gets it.
+    assert_eq!(
+        insert(&b, vec![signed("crm:event:b")]).await[0],
+        Inserted::Replayed
+    );
+    assert!(matches!(
+        insert(&a, vec![job("crm:event:b", "c1", "b")]).await[0],
+        Inserted::New(_)
+    ));
+}
+
+#[tokio::test]
+async fn one_replica_at_a_time_owns_a_participants_jobs() {
+    let Some(settings) = schema().await else {
+        return;
+    };
+    let (a, b) = (replica(&settings), replica(&settings));
+    insert(&a, vec![job("e1", "c1", "1"), job("e2", "c1", "2")]).await;
+    let owned = claim(&a, 10).await;
+    assert_eq!(owned.len(), 1);
+    assert_eq!(
+        owned[0].jobs.len(),
+        2,
+        "due jobs of a target go out together"
+    );
+    // A later update for the same participant waits for the owner, on every replica.
+    insert(&b, vec![job("e3", "c1", "3")]).await;
+    assert!(claim(&b, 10).await.is_empty());
+    assert!(claim(&a, 10).await.is_empty());
+    delivered(&a, &owned[0]).await;
+    let next = claim(&b, 10).await;
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].jobs[0].attributes["k"], "3");
+}
+
+#[tokio::test]
+async fn concurrent_claims_never_deliver_a_participant_twice_at_once() {
+    let Some(settings) = schema().await else {
+        return;
+    };
+    let (a, b) = (replica(&settings), replica(&settings));
+    let mut jobs = Vec::new();
+    for n in 0..400 {
+        jobs.push(job(
+            &format!("e{n}"),
+            &format!("c{}", n % 40),
+            &n.to_string(),
+        ));
+    }
+    insert(&a, jobs).await;
+    // Targets some replica holds right now: a claim of one of them would be a second owner.
+    let owned = std::sync::Arc::new(std::sync::Mutex::new(HashSet::<String>::new()));
+    // Both replicas claim and deliver as fast as they can until nothing is left.
+    let run = |store: PgStore| {
+        let owned = std::sync::Arc::clone(&owned);
+        async move {
+            let mut seen = Vec::new();
+            let mut idle = 0;
+            while idle < 3 {
+                let groups = claim(&store, 8).await;
+                if groups.is_empty() {
+                    idle += 1;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    continue;
+                }
+                idle = 0;
+                for group in &groups {
+                    let target = group.jobs[0].target();
+                    assert!(
+                        owned.lock().expect("lock").insert(target.clone()),
+                        "{target} claimed by two replicas at once"
+                    );
+                    seen.extend(group.jobs.iter().map(|j| j.id));
+                }
+                for group in &groups {
+                    // Released just before the outcome commits: never a false alarm.
+                    owned.lock().expect("lock").remove(&group.jobs[0].target());
+                    delivered(&store, group).await;
+                }
+            }
+            seen
+        }
+    };
+    let (sa, sb) = tokio::join!(run(a.clone()), run(b));
+    let all: Vec<DeliveryId> = sa.iter().chain(&sb).copied().collect();
+    let unique: HashSet<DeliveryId> = all.iter().copied().collect();
+    assert_eq!(all.len(), 400, "every job claimed exactly once");
+    assert_eq!(unique.len(), 400);
+    let counts = a.counts().await.expect("counts");
+    assert_eq!(counts, vec![(Status::Delivered, 400)]);
+}
+
+#[tokio::test]
+async fn an_expired_lease_is_taken_over_by_another_replica() {
+    let Some(settings) = schema().await else {
+        return;
+    };
+    let (a, b) = (replica(&settings), replica(&settings));
+    insert(&a, vec![job("e1", "c1", "1")]).await;
+    b.ready().await.expect("b migrated");
+    let short = a
+        .write_batch(&Batch {
+            claim: Some(ClaimRequest {
+                limit: 1,
+                lease: Duration::from_millis(500),
+            }),
+            ..Batch::default()
+        })
+        .await
+        .expect("claim")
+        .claimed;
+    assert_eq!(short.len(), 1);
+    assert!(claim(&b, 1).await.is_empty(), "still leased");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let taken = claim(&b, 1).await;
+    assert_eq!(taken.len(), 1);
+    assert_eq!(taken[0].jobs[0].attempts, 2);
+    // The first replica's late outcome no longer applies: the job is the second one's.
+    delivered(&a, &short[0]).await;
+    let job = b.get(taken[0].jobs[0].id).await.expect("get").expect("job");
+    assert_eq!(job.status, Status::InFlight);
+}
+
+#[tokio::test]
+async fn a_429_recorded_by_one_replica_stops_claims_on_every_replica() {
+    let Some(settings) = schema().await else {
+        return;
+    };
+    let (a, b) = (replica(&settings), replica(&settings));
+    insert(&a, vec![job("e1", "c1", "1")]).await;
+    let until = SystemTime::now() + Duration::from_millis(300);
+    a.record_throttle(until).await.expect("record");
+    // An earlier time never shortens it.
+    a.record_throttle(SystemTime::now()).await.expect("record");
+    assert!(b.throttled_until().await.expect("read").is_some());
+    assert!(claim(&b, 1).await.is_empty());
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(b.throttled_until().await.expect("read"), None);
+    assert_eq!(claim(&b, 1).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_store_that_starts_while_the_database_is_down_fails_cleanly() {
+    // Port 9 (discard) on loopback: nothing listens there.
+    let settings = PostgresSettings {
+        url: SecretString::from("postgres://postgres@127.0.0.1:9/none".to_owned()),
+        password: None,
+        max_connections: 2,
+        connect_timeout: Duration::from_millis(300),
+    };
+    let store = replica(&settings);
+    let err = store.check_writable().await.expect_err("down");
+    assert!(
+        matches!(err, crate::queue::StoreError::Unavailable(_)),
+        "{err:?}"
+    );
+}
+
+impl Inserted {
+    fn clone_id(&self) -> DeliveryId {
+        match self {
+            Inserted::New(id) | Inserted::Duplicate { id, .. } => *id,
+            Inserted::Replayed => DeliveryId::default(),
+        }
+    }
+}
