@@ -8,6 +8,8 @@
 mod app;
 #[path = "api/helpers.rs"]
 mod helpers;
+#[path = "api/store.rs"]
+mod store;
 
 use genesys_bridge::genesys::GenesysError;
 use genesys_bridge::simulator::Fault;
@@ -16,6 +18,8 @@ use secrecy::SecretString;
 use helpers::*;
 
 const CONVERSATIONS: &str = "/api/v2/conversations/*";
+/// The store its apps run on.
+const BACKEND: store::Backend = store::Backend::Sqlite;
 
 #[tokio::test(start_paused = true)]
 async fn the_secret_and_tokens_never_reach_debug_output_or_logs() {

@@ -89,8 +89,8 @@ pub struct Queue {
 
 impl Queue {
     /// Opens the store and starts the writer. SQLite is migrated and its leftover leases taken
-    /// back before this returns; PostgreSQL connects in the background (the service starts and
-    /// reports not-ready while the database is down). `throttle_scope` names the Genesys org
+    /// back before this returns; PostgreSQL is connected and migrated too if it answers, and
+    /// otherwise in the background (the service starts and reports not-ready meanwhile). `throttle_scope` names the Genesys org
     /// whose 429s replicas share.
     pub async fn open(settings: QueueSettings, throttle_scope: &str) -> Result<Self, StoreError> {
         let store = Arc::new(Store::open(&settings.store, throttle_scope).await?);
@@ -105,8 +105,14 @@ impl Queue {
                     );
                 }
             }
+            // One attempt now (bounded by store.connect_timeout), so a replica whose database
+            // is up is ready when it starts listening; otherwise it starts not-ready and keeps
+            // trying.
             Store::Postgres(_) => {
-                tokio::spawn(connect_in_background(Arc::clone(&store)));
+                if let Err(err) = store.ready().await {
+                    tracing::warn!(error = %err, "store not reachable at startup; starting not-ready and retrying");
+                    tokio::spawn(connect_in_background(Arc::clone(&store)));
+                }
             }
         }
         let (writer, _task) = Writer::spawn(store.writer_connection().await?);

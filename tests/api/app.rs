@@ -1,5 +1,6 @@
-//! `spawn_app()`: the whole bridge on a free loopback port, with the simulator in-process and a
-//! throw-away config directory holding the sources a test needs.
+//! `spawn_app()`: the whole bridge on a free loopback port, with the simulator in-process, a
+//! throw-away config directory holding the sources a test needs, and a store of its own on the
+//! crate's backend.
 
 #![allow(dead_code)]
 
@@ -11,6 +12,8 @@ use genesys_bridge::simulator::Simulator;
 use genesys_bridge::startup::{Application, Clock};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+
+use crate::store::TestStore;
 
 /// What every test profile starts from: ports chosen by the OS, the simulator in-process.
 const BASE_PROFILE: &str = r#"
@@ -48,21 +51,15 @@ pub async fn spawn_app(sources: &str) -> TestApp {
 /// As [`spawn_app`], with `BRIDGE__…` environment overrides and, optionally, a fixed clock.
 pub async fn spawn_app_with(sources: &str, env: &[(&str, &str)], clock: Option<Clock>) -> TestApp {
     let config_dir = write_profile(&format!("{BASE_PROFILE}\n{sources}"));
-    // Each app has its own store, inside its throw-away config directory.
-    let data_dir = config_dir.join("data");
-    let mut env: Vec<(&str, &str)> = env.to_vec();
-    let data_dir_text = data_dir.to_string_lossy().into_owned();
-    if !env.iter().any(|(k, _)| *k == "BRIDGE__QUEUE__DATA_DIR") {
-        env.push(("BRIDGE__QUEUE__DATA_DIR", &data_dir_text));
-    }
+    // Each app has its own store (a file in its throw-away config directory, or a schema of
+    // its own); the test's overrides win.
+    let store = TestStore::create(&config_dir).await;
+    let mut vars: HashMap<String, String> = store.env().iter().cloned().collect();
+    vars.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     let settings = config::load(&LoadOptions {
         config_dir: config_dir.clone(),
         profile: "test".to_owned(),
-        env: Some(
-            env.iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect::<HashMap<_, _>>(),
-        ),
+        env: Some(vars),
     })
     .unwrap_or_else(|e| panic!("test configuration is invalid: {e}"));
     let shutdown = CancellationToken::new();

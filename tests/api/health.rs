@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{spawn_app, spawn_app_with, write_profile};
+use crate::store::TestStore;
 
 /// (name, status) of every readiness check, in the order reported.
 fn checks(body: &Value) -> Vec<(String, String)> {
@@ -134,11 +135,15 @@ async fn ready_is_503_not_accepting_once_shutdown_has_begun() {
     let settings = config::load(&LoadOptions {
         config_dir: config_dir.clone(),
         profile: "test".to_owned(),
-        // Its store inside its throw-away directory, as spawn_app does.
-        env: Some(HashMap::from([(
-            "BRIDGE__QUEUE__DATA_DIR".to_owned(),
-            config_dir.join("data").to_string_lossy().into_owned(),
-        )])),
+        // A store of its own, as spawn_app gives.
+        env: Some(
+            TestStore::create(&config_dir)
+                .await
+                .env()
+                .iter()
+                .cloned()
+                .collect::<HashMap<_, _>>(),
+        ),
     })
     .unwrap();
     let shutdown = CancellationToken::new();

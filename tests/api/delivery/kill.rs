@@ -3,8 +3,6 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,7 +13,8 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::{ACCOUNT_KEY, ADMIN_TOKEN, Ops, SOURCES, Sender, webhook};
+use super::process::{BridgeProcess, ProcessDir, child_profile};
+use super::{ACCOUNT_KEY, Ops, Sender, webhook};
 
 const LANES: usize = 30;
 const PER_LANE: usize = 10;
@@ -66,8 +65,10 @@ async fn webhooks_answered_202_survive_kill_9_in_the_middle_of_a_burst() {
             .with_latency_ms(1_000)
             .times(LANES as u32),
     );
-    let dir = TempDir::with_profile(&child_profile(&sim.base_url));
-    let mut first = BridgeProcess::start(dir.path(), "first").await;
+    // The slow first contacts take 1 s; the lease only has to outlast them, and bounds how
+    // long the restart waits for the dead process's deliveries on PostgreSQL.
+    let dir = ProcessDir::with_profile(&child_profile(&sim.base_url, "3s")).await;
+    let mut first = BridgeProcess::start(&dir, "first").await;
     let sender = Arc::new(Sender::new(dir.path(), "crm", &first.base_url));
 
     let (count, mut counted) = tokio::sync::watch::channel(0usize);
@@ -153,7 +154,7 @@ async fn webhooks_answered_202_survive_kill_9_in_the_middle_of_a_burst() {
         "the first process had delivered everything before it died ({patched_before_restart} PATCHes)"
     );
 
-    let second = BridgeProcess::start(dir.path(), "second").await;
+    let second = BridgeProcess::start(&dir, "second").await;
     let ops = Ops::new(&second.base_url);
     // Drained: one listing (one consistent snapshot) where every job is finished.
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -247,49 +248,6 @@ fn burst_webhook(conversation: &str, k: usize) -> Vec<u8> {
     )
 }
 
-/// A profile for the real binary: no simulator of its own, the test's simulator as Genesys.
-fn child_profile(sim_url: &str) -> impl Fn(&Path) -> String {
-    let sim_url = sim_url.to_owned();
-    move |dir| {
-        format!(
-            r#"
-[server]
-port = 0
-shutdown_grace = "2s"
-
-[log]
-format = "json"
-
-[simulator]
-enabled = false
-
-[genesys]
-api_base_url = "{sim_url}"
-login_base_url = "{sim_url}"
-client_id = "sim-client"
-client_secret = "sim-secret"
-
-[genesys.retry]
-max_attempts = 1
-
-[genesys.rate_limit]
-requests_per_window = 0
-
-[queue]
-data_dir = "{data}"
-poll_interval = "20ms"
-initial_backoff = "50ms"
-max_backoff = "200ms"
-recheck_delay = "50ms"
-
-[admin]
-token = "{ADMIN_TOKEN}"
-{SOURCES}"#,
-            data = dir.join("data").display()
-        )
-    }
-}
-
 fn customer_of(conversation: &Conversation) -> String {
     conversation
         .participants
@@ -307,102 +265,4 @@ fn successful_patches(sim: &Simulator, prefix: &str) -> Vec<RecordedRequest> {
         .into_iter()
         .filter(|r| r.method == "PATCH" && r.path.starts_with(&prefix) && r.status == 202)
         .collect()
-}
-
-/// A throw-away directory holding `test.toml`; removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn with_profile(profile: &impl Fn(&Path) -> String) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("genesys-bridge-delivery-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("test.toml"), profile(&dir)).unwrap();
-        Self(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A real `genesys-bridge serve`, killed when dropped so no failure leaves it behind.
-struct BridgeProcess {
-    child: Child,
-    log: PathBuf,
-    base_url: String,
-}
-
-impl BridgeProcess {
-    /// Starts the binary with nothing from this environment and waits until it listens.
-    async fn start(dir: &Path, name: &str) -> Self {
-        let log = dir.join(format!("{name}.log"));
-        let file = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_genesys-bridge"))
-            .env_clear()
-            .arg("--config-dir")
-            .arg(dir)
-            .args(["--env", "test", "serve"])
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .current_dir(dir)
-            .spawn()
-            .unwrap();
-        let mut process = Self {
-            child,
-            log,
-            base_url: String::new(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(address) = process.listening_on() {
-                process.base_url = format!("http://{address}");
-                return process;
-            }
-            if let Some(status) = process.child.try_wait().unwrap() {
-                panic!("the bridge exited with {status}:\n{}", process.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the bridge did not listen within 15 s:\n{}",
-                process.log()
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-    }
-
-    /// The address in the JSON log line `genesys-bridge listening`.
-    fn listening_on(&self) -> Option<String> {
-        self.log()
-            .lines()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .find(|line| line["message"] == "genesys-bridge listening")
-            .and_then(|line| line["addr"].as_str().map(str::to_owned))
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// `kill -9`: no shutdown code runs.
-    fn kill_9(&mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        let killed = Command::new("kill").args(["-9", &pid]).status().unwrap();
-        assert!(killed.success(), "kill -9 {pid} failed");
-        self.child.wait().unwrap()
-    }
-}
-
-impl Drop for BridgeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

@@ -6,6 +6,7 @@
 mod faults;
 mod kill;
 mod ops;
+pub(crate) mod process;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -21,11 +22,11 @@ use time::OffsetDateTime;
 
 use crate::app::TestApp;
 
-const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+pub(crate) const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
 /// Two senders. Fields the table does not name pass through under their own names, so a
 /// webhook can carry a key of its own (`seen3`) next to the shared `accountId`.
-const SOURCES: &str = r#"
+pub(crate) const SOURCES: &str = r#"
 [sources.crm]
 verifier = { type = "standard_webhooks" }
 secret = "whsec_Z2VuZXN5cy1icmlkZ2UtbG9jYWwtZGVtby1zZWNyZXQ="
@@ -60,7 +61,7 @@ const FAST: &[(&str, &str)] = &[
 const ACCOUNT_KEY: &str = "crmAccountId";
 
 /// `{"conversationId": .., "fields": {..}}`, as the sources above read it.
-fn webhook(conversation: &str, fields: &[(&str, &str)]) -> Vec<u8> {
+pub(crate) fn webhook(conversation: &str, fields: &[(&str, &str)]) -> Vec<u8> {
     let fields: serde_json::Map<String, Value> = fields
         .iter()
         .map(|(k, v)| ((*k).to_owned(), json!(v)))
@@ -91,14 +92,14 @@ fn attribute_patches(sim: &Simulator, conversation: &str) -> Vec<RecordedRequest
 }
 
 /// Signs webhooks for one configured source, as the sender would.
-struct Sender {
+pub(crate) struct Sender {
     source: Source,
     base_url: String,
     http: reqwest::Client,
 }
 
 impl Sender {
-    fn new(config_dir: &Path, source: &str, base_url: &str) -> Self {
+    pub(crate) fn new(config_dir: &Path, source: &str, base_url: &str) -> Self {
         let settings = config::load(&LoadOptions {
             config_dir: config_dir.to_owned(),
             profile: "test".to_owned(),
@@ -126,7 +127,7 @@ impl Sender {
 
     /// Posts `body` signed at `at` (with `event_id` as the event id when given) and `extra`
     /// headers.
-    async fn try_post(
+    pub(crate) async fn try_post(
         &self,
         body: &[u8],
         event_id: Option<&str>,
@@ -165,13 +166,13 @@ impl Sender {
 }
 
 /// The ops API with the admin token.
-struct Ops {
+pub(crate) struct Ops {
     base_url: String,
     http: reqwest::Client,
 }
 
 impl Ops {
-    fn new(base_url: &str) -> Self {
+    pub(crate) fn new(base_url: &str) -> Self {
         Self {
             base_url: base_url.to_owned(),
             http: reqwest::Client::new(),
@@ -182,7 +183,7 @@ impl Ops {
         Self::new(&app.address)
     }
 
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
+    pub(crate) async fn get(&self, path: &str) -> (StatusCode, Value) {
         let request = self.http.get(format!("{}{path}", self.base_url));
         Self::send(request).await
     }
