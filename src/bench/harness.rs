@@ -1,4 +1,5 @@
-//! Starts what a benchmark measures: the simulator in this process, the bridge as a child.
+//! Starts what a benchmark measures: the simulator in this process, the bridge replicas as child
+//! processes sharing one store and one simulator. Dropping the harness stops them.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -13,17 +14,42 @@ use crate::webhook::signature::{DEFAULT_TOLERANCE, Scheme, Secret, StandardHeade
 pub const ADMIN_TOKEN: &str = "bench-admin-token-0123456789";
 pub const SECRET: &str = "whsec_Z2VuZXN5cy1icmlkZ2UtYmVuY2htYXJrLXNlY3JldA==";
 
-pub struct Harness {
-    pub sim: RunningSimulator,
-    pub bridge_addr: SocketAddr,
-    pub verifier: Verifier,
-    child: Child,
-    dir: PathBuf,
+/// Where the replicas keep their jobs.
+#[derive(Clone, Copy, Debug)]
+pub enum Store<'a> {
+    /// A SQLite file in the run's temporary directory (one replica).
+    Sqlite,
+    /// This PostgreSQL database, shared by every replica.
+    Postgres { url: &'a str },
 }
 
-/// `sim_limit` and `client_limit`: requests per minute (None = lifted).
+/// What to start.
+#[derive(Clone, Copy, Debug)]
+pub struct Setup<'a> {
+    pub bridge: &'a Path,
+    pub store: Store<'a>,
+    pub replicas: usize,
+    /// Whether to keep the temporary directory (the logs, the SQLite store).
+    pub keep: bool,
+}
+
+pub struct Harness {
+    pub sim: RunningSimulator,
+    pub verifier: Verifier,
+    replicas: Vec<Replica>,
+    dir: PathBuf,
+    keep: bool,
+}
+
+struct Replica {
+    addr: SocketAddr,
+    child: Child,
+}
+
+/// `sim_limit` and `client_limit`: requests per minute (None = lifted); `client_limit` is each
+/// replica's own budget.
 pub async fn start(
-    bridge: &Path,
+    setup: Setup<'_>,
     sim_limit: Option<u32>,
     client_limit: Option<u32>,
     conversations: usize,
@@ -51,11 +77,46 @@ pub async fn start(
     }
     let dir = std::env::temp_dir().join(format!("genesys-bridge-bench-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir)?;
-    let port = free_port()?;
-    let profile = format!(
+    std::fs::write(
+        dir.join("bench.toml"),
+        profile(&sim.base_url, client_limit, &dir, setup.store),
+    )?;
+    let scheme = Scheme::StandardWebhooks {
+        header_names: StandardHeaderNames::default(),
+    };
+    let secret = Secret::parse(&scheme, SECRET, None)?;
+    let mut harness = Harness {
+        sim,
+        verifier: Verifier::new(scheme, vec![secret], DEFAULT_TOLERANCE)?,
+        replicas: Vec::new(),
+        dir,
+        keep: setup.keep,
+    };
+    // The first replica alone applies the migrations to a fresh store; then the others start.
+    harness.launch(setup.bridge, 0)?;
+    harness.wait_ready(0).await?;
+    for index in 1..setup.replicas {
+        harness.launch(setup.bridge, index)?;
+    }
+    for index in 1..setup.replicas {
+        harness.wait_ready(index).await?;
+    }
+    Ok(harness)
+}
+
+/// The profile every replica reads; each one's port comes from its environment.
+fn profile(sim: &str, client_limit: Option<u32>, dir: &Path, store: Store<'_>) -> String {
+    let store = match store {
+        Store::Sqlite => format!(
+            "[queue]\ndata_dir = {:?}\n",
+            dir.join("data").display().to_string()
+        ),
+        Store::Postgres { url } => {
+            format!("[store]\nbackend = \"postgres\"\nurl = {url:?}\n")
+        }
+    };
+    format!(
         r#"
-[server]
-port = {port}
 [log]
 level = "warn"
 [genesys]
@@ -65,8 +126,7 @@ client_id = "sim-client"
 client_secret = "sim-secret"
 [genesys.rate_limit]
 requests_per_window = {limit}
-[queue]
-data_dir = "{data}"
+{store}
 [admin]
 token = "{ADMIN_TOKEN}"
 [sources.bench]
@@ -76,35 +136,8 @@ secret = "{SECRET}"
 seq = "benchSeq"
 tier = "customerTier"
 "#,
-        sim = sim.base_url,
         limit = client_limit.unwrap_or(0),
-        data = dir.join("data").display(),
-    );
-    std::fs::write(dir.join("bench.toml"), profile)?;
-    let log = std::fs::File::create(dir.join("bridge.log"))?;
-    let child = Command::new(bridge)
-        .args(["--config-dir"])
-        .arg(&dir)
-        .args(["--env", "bench", "serve"])
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .with_context(|| format!("cannot start {}", bridge.display()))?;
-    let scheme = Scheme::StandardWebhooks {
-        header_names: StandardHeaderNames::default(),
-    };
-    let secret = Secret::parse(&scheme, SECRET, None)?;
-    let verifier = Verifier::new(scheme, vec![secret], DEFAULT_TOLERANCE)?;
-    let harness = Harness {
-        sim,
-        bridge_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-        verifier,
-        child,
-        dir,
-    };
-    harness.wait_ready().await?;
-    Ok(harness)
+    )
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -114,8 +147,32 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 impl Harness {
-    async fn wait_ready(&self) -> anyhow::Result<()> {
-        let url = format!("http://{}/health/ready", self.bridge_addr);
+    fn launch(&mut self, bridge: &Path, index: usize) -> anyhow::Result<()> {
+        let port = free_port()?;
+        let log = std::fs::File::create(self.log(index))?;
+        let child = Command::new(bridge)
+            .args(["--config-dir"])
+            .arg(&self.dir)
+            .args(["--env", "bench", "serve"])
+            .env("BRIDGE__SERVER__PORT", port.to_string())
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("cannot start {}", bridge.display()))?;
+        self.replicas.push(Replica {
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            child,
+        });
+        Ok(())
+    }
+
+    fn log(&self, index: usize) -> PathBuf {
+        self.dir.join(format!("bridge-{}.log", index + 1))
+    }
+
+    async fn wait_ready(&mut self, index: usize) -> anyhow::Result<()> {
+        let url = format!("http://{}/health/ready", self.replicas[index].addr);
         let client = reqwest::Client::new();
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(20) {
@@ -124,34 +181,68 @@ impl Harness {
             {
                 return Ok(());
             }
+            if let Ok(Some(status)) = self.replicas[index].child.try_wait() {
+                self.keep = true;
+                anyhow::bail!(
+                    "replica {} exited ({status}); see {}",
+                    index + 1,
+                    self.log(index).display()
+                );
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        self.keep = true;
         anyhow::bail!(
-            "the bridge did not become ready; see {}",
-            self.dir.join("bridge.log").display()
+            "replica {} did not become ready; see {}",
+            index + 1,
+            self.log(index).display()
         )
     }
 
-    /// The bridge's peak resident memory so far (VmHWM), in MiB.
-    pub fn peak_rss_mib(&self) -> Option<f64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        let kib: f64 = status
-            .lines()
-            .find(|l| l.starts_with("VmHWM:"))?
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()?;
-        Some(kib / 1024.0)
+    /// Every replica's address, in order.
+    pub fn addrs(&self) -> Vec<SocketAddr> {
+        self.replicas.iter().map(|r| r.addr).collect()
     }
 
-    pub fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::env::var_os("BENCH_KEEP").is_some() {
-            tracing::warn!(dir = %self.dir.display(), "benchmark directory kept (BENCH_KEEP)");
-        } else {
+    /// The first replica: any replica sees the whole shared store.
+    pub fn first(&self) -> SocketAddr {
+        self.replicas[0].addr
+    }
+
+    /// Each replica's peak resident memory so far (VmHWM), in MiB.
+    pub fn peak_rss_mib(&self) -> Vec<Option<f64>> {
+        self.replicas
+            .iter()
+            .map(|r| peak_rss_mib(r.child.id()))
+            .collect()
+    }
+
+    /// The directory of the logs (and the SQLite store), when it outlives the run.
+    pub fn kept_dir(&self) -> Option<&Path> {
+        self.keep.then_some(self.dir.as_path())
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        for replica in &mut self.replicas {
+            let _ = replica.child.kill();
+            let _ = replica.child.wait();
+        }
+        if !self.keep {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+fn peak_rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
 }

@@ -37,6 +37,7 @@ pub fn webhook(verifier: &Verifier, conversation: usize, seq: u64) -> anyhow::Re
     Ok(request.into_bytes())
 }
 
+#[derive(Debug)]
 pub struct Connection {
     stream: BufReader<TcpStream>,
 }
@@ -80,6 +81,36 @@ impl Connection {
         let mut body = vec![0; length];
         self.stream.read_exact(&mut body).await?;
         Ok((status, started.elapsed()))
+    }
+}
+
+/// One keep-alive connection to each replica, used in turn: this client's `k`-th request goes to
+/// replica `(first + k) mod N`, so clients that start at different replicas spread the load evenly.
+#[derive(Debug)]
+pub struct RoundRobin {
+    connections: Vec<Connection>,
+    next: usize,
+}
+
+impl RoundRobin {
+    pub async fn open(replicas: &[SocketAddr], first: usize) -> anyhow::Result<Self> {
+        let mut connections = Vec::with_capacity(replicas.len());
+        for addr in replicas {
+            connections.push(Connection::open(*addr).await?);
+        }
+        anyhow::ensure!(!connections.is_empty(), "no replica to send to");
+        Ok(Self {
+            next: first % connections.len(),
+            connections,
+        })
+    }
+
+    /// Sends one request to the next replica: which one, the status, and how long it took.
+    pub async fn send(&mut self, request: &[u8]) -> anyhow::Result<(usize, u16, Duration)> {
+        let replica = self.next;
+        self.next = (self.next + 1) % self.connections.len();
+        let (status, took) = self.connections[replica].send(request).await?;
+        Ok((replica, status, took))
     }
 }
 

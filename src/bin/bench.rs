@@ -1,30 +1,65 @@
-//! `bench`: the load benchmark. Starts the Genesys simulator (in this process) and the bridge (a
-//! child process, so its memory is its own) on loopback, drives signed webhooks, and prints what
-//! was measured. Not a test: figures, not pass/fail.
+//! `bench`: the load benchmark. Starts the Genesys simulator (in this process) and the bridge (one
+//! or more child processes, so each one's memory is its own) on loopback, drives signed webhooks,
+//! and prints what was measured. Not a test: figures, not pass/fail.
 //!
-//!     cargo build --release && target/release/bench [--scenario all|max|steady|realistic]
+//!     cargo build --release --bin bench --bin genesys-bridge --bin genesys-sim
+//!     target/release/bench [--scenario all|max|steady|realistic]
+//!     target/release/bench --backend postgres --replicas 2 --scenario max
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Parser;
-use genesys_bridge::bench::{self, Scenario};
+use clap::{Parser, ValueEnum};
+use genesys_bridge::bench::{self, Backend, Options, Scenario};
 
 #[derive(Debug, Parser)]
 #[command(about = "Load benchmark of genesys-bridge against its simulator, on loopback")]
 struct Args {
     /// Which scenario to run.
-    #[arg(long, default_value = "all")]
-    scenario: String,
+    #[arg(long, value_enum, default_value = "all")]
+    scenario: ScenarioArg,
     /// Seconds of load for the `max` and `steady` scenarios.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
-    /// Concurrent connections for the `max` scenario.
+    /// Concurrent clients of the `max` scenario, each with a keep-alive connection to every
+    /// replica.
     #[arg(long, default_value_t = 64)]
     connections: usize,
+    /// Where the bridge keeps its jobs: a SQLite file in a temporary directory, or a fresh
+    /// PostgreSQL database per run, dropped afterwards (kept with BENCH_KEEP=1).
+    #[arg(long, value_enum, default_value = "sqlite")]
+    backend: BackendArg,
+    /// With --backend postgres: a URL to create and drop the run's database through (the run's
+    /// database gets the same host, user and parameters).
+    #[arg(
+        long,
+        env = "BRIDGE_BENCH_DATABASE_URL",
+        hide_env_values = true,
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    database_url: String,
+    /// Bridge processes sharing the database and the simulator; the load goes to them in turn
+    /// (more than one needs --backend postgres).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    replicas: u16,
     /// The bridge binary to start (default: `genesys-bridge` beside this one).
     #[arg(long)]
-    bridge: Option<std::path::PathBuf>,
+    bridge: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ScenarioArg {
+    All,
+    Max,
+    Steady,
+    Realistic,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum BackendArg {
+    Sqlite,
+    Postgres,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -38,23 +73,34 @@ fn main() -> anyhow::Result<()> {
         "no bridge binary at {} (build it first)",
         bridge.display()
     );
-    let scenarios: Vec<Scenario> = match args.scenario.as_str() {
-        "all" => vec![Scenario::Max, Scenario::Steady, Scenario::Realistic],
-        "max" => vec![Scenario::Max],
-        "steady" => vec![Scenario::Steady],
-        "realistic" => vec![Scenario::Realistic],
-        other => anyhow::bail!("unknown scenario {other:?}: all, max, steady or realistic"),
+    let backend = match args.backend {
+        BackendArg::Sqlite => Backend::Sqlite,
+        BackendArg::Postgres => Backend::Postgres {
+            admin_url: args.database_url,
+        },
+    };
+    anyhow::ensure!(
+        args.replicas == 1 || backend != Backend::Sqlite,
+        "--replicas {} needs --backend postgres: a SQLite store belongs to one process",
+        args.replicas
+    );
+    let scenarios = match args.scenario {
+        ScenarioArg::All => vec![Scenario::Max, Scenario::Steady, Scenario::Realistic],
+        ScenarioArg::Max => vec![Scenario::Max],
+        ScenarioArg::Steady => vec![Scenario::Steady],
+        ScenarioArg::Realistic => vec![Scenario::Realistic],
+    };
+    let options = Options {
+        bridge,
+        backend,
+        replicas: usize::from(args.replicas),
+        seconds: Duration::from_secs(args.seconds),
+        connections: args.connections,
     };
     let runtime = tokio::runtime::Runtime::new().context("runtime")?;
     runtime.block_on(async {
         for scenario in scenarios {
-            let report = bench::run(
-                scenario,
-                &bridge,
-                Duration::from_secs(args.seconds),
-                args.connections,
-            )
-            .await?;
+            let report = bench::run(scenario, &options).await?;
             let mut out = std::io::stdout().lock();
             std::io::Write::write_all(&mut out, report.to_string().as_bytes())?;
         }

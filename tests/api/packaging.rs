@@ -19,6 +19,9 @@ use serde_json::{Map, Value};
 use crate::app::spawn_app;
 use crate::helpers::{sim_config, spawn_sim};
 
+/// The `replicas` profile: PostgreSQL and the bridges sharing it.
+mod replicas;
+
 const BRIDGE: &str = env!("CARGO_BIN_EXE_genesys-bridge");
 const SIM: &str = env!("CARGO_BIN_EXE_genesys-sim");
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -311,6 +314,18 @@ fn service<'c>(compose: &'c Value, name: &str) -> &'c Value {
     service
 }
 
+/// The services that run this project's image (the `bridge` service's); the others, the database,
+/// run images of their own.
+fn our_services(compose: &Value) -> Vec<(&String, &Value)> {
+    let image = &service(compose, "bridge")["image"];
+    compose["services"]
+        .as_object()
+        .expect("services")
+        .iter()
+        .filter(|(_, service)| &service["image"] == image)
+        .collect()
+}
+
 fn string_list(value: &Value, what: &str) -> Vec<String> {
     value
         .as_array()
@@ -513,7 +528,7 @@ fn every_command_and_flag_the_files_use_is_accepted_by_the_binaries() {
         ),
         ("Dockerfile HEALTHCHECK".to_owned(), image_probe),
     ];
-    for (name, service) in compose["services"].as_object().expect("services") {
+    for (name, service) in our_services(&compose) {
         commands.push((
             format!("{name}: command"),
             service_command(service, &image_command),
@@ -553,7 +568,7 @@ fn every_variable_the_files_set_is_a_setting_or_a_cli_variable() {
         .into_keys()
         .map(|k| ("Dockerfile".to_owned(), k))
         .collect();
-    for (name, service) in compose["services"].as_object().expect("services") {
+    for (name, service) in our_services(&compose) {
         variables.extend(service_env(service).into_keys().map(|k| (name.clone(), k)));
     }
     assert!(variables.iter().any(|(_, k)| k.starts_with("BRIDGE__")));
@@ -594,8 +609,17 @@ fn the_settings_mapping_follows_the_file_and_nested_forms() {
 
 /// The bridge's environment in compose: the image's `ENV`, then the service's `environment`.
 fn compose_bridge_env(instructions: &[Instruction], compose: &Value) -> BTreeMap<String, String> {
+    compose_env(instructions, compose, "bridge")
+}
+
+/// A service's environment in compose: the image's `ENV`, then the service's `environment`.
+fn compose_env(
+    instructions: &[Instruction],
+    compose: &Value,
+    name: &str,
+) -> BTreeMap<String, String> {
     let mut env = image_env(instructions);
-    env.extend(service_env(service(compose, "bridge")));
+    env.extend(service_env(service(compose, name)));
     env
 }
 
