@@ -11,6 +11,7 @@ mod participants;
 pub mod policy;
 mod postgres;
 mod rows;
+mod sql;
 mod sqlite;
 pub mod store;
 mod throttle;

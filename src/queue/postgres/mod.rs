@@ -25,10 +25,11 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Postgres, QueryBuilder, Row};
 
 use super::job::{
-    ClaimedGroup, DeliveryId, Filter, Finish, Inserted, Job, LastError, NewJob, Replay, Status,
-    WrittenKeys, to_ms,
+    ClaimedGroup, DeliveryId, Filter, Finish, Inserted, Job, NewJob, Replay, Status, WrittenKeys,
+    to_ms,
 };
 use super::rows::{self, PG_COLUMNS};
+use super::sql;
 use super::store::{Batch, BatchResult, Gauges, PostgresSettings, StoreError};
 
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("0001_deliveries.sql"))];
@@ -212,7 +213,7 @@ impl PgStore {
         let mut query = QueryBuilder::<Postgres>::new(format!(
             "SELECT {PG_COLUMNS} FROM deliveries WHERE true"
         ));
-        push_filter(&mut query, filter);
+        sql::push_filter(&mut query, filter);
         if let Some(before) = before {
             query.push(" AND id < ").push_bind(before.as_uuid());
         }
@@ -511,27 +512,6 @@ impl Columns {
     }
 }
 
-fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &Filter) {
-    if let Some(status) = filter.status {
-        query.push(" AND status = ").push_bind(status.as_str());
-    }
-    if let Some(source) = &filter.source {
-        query.push(" AND source = ").push_bind(source.clone());
-    }
-}
-
-fn push_error(query: &mut QueryBuilder<Postgres>, error: Option<&LastError>) {
-    query
-        .push(", last_error = ")
-        .push_bind(error.map(|e| e.message.clone()))
-        .push(", last_status = ")
-        .push_bind(error.and_then(|e| e.status).map(i64::from))
-        .push(", last_code = ")
-        .push_bind(error.and_then(|e| e.code.clone()))
-        .push(", last_correlation_id = ")
-        .push_bind(error.and_then(|e| e.correlation_id.clone()));
-}
-
 /// Records delivered jobs (still under their lease) and, per participant and key, the newest
 /// job that wrote it.
 async fn apply_delivered(
@@ -604,35 +584,8 @@ async fn apply_delivered(
 
 /// A failed attempt's outcome: pending again (when) or dead (why), with the error.
 async fn apply_finish(tx: &mut Tx<'_>, finish: &Finish, now: i64) -> Result<(), StoreError> {
-    let mut query =
-        QueryBuilder::<Postgres>::new("UPDATE deliveries SET lease_until = NULL, updated_at = ");
-    query.push_bind(now);
-    let leases = match finish {
-        Finish::Delivered { .. } => return apply_delivered(tx, &[finish], now).await,
-        Finish::Retry {
-            leases,
-            run_at,
-            error,
-        } => {
-            query
-                .push(", status = 'pending', run_at = ")
-                .push_bind(to_ms(*run_at));
-            push_error(&mut query, Some(error));
-            leases
-        }
-        Finish::Dead {
-            leases,
-            reason,
-            error,
-        } => {
-            query
-                .push(", status = 'dead', finished_at = ")
-                .push_bind(now)
-                .push(", dead_reason = ")
-                .push_bind(reason.clone());
-            push_error(&mut query, error.as_ref());
-            leases
-        }
+    let Some((mut query, leases)) = sql::failure_update::<Postgres>(finish, now) else {
+        return apply_delivered(tx, &[finish], now).await;
     };
     if leases.is_empty() {
         return Ok(());
@@ -665,7 +618,7 @@ async fn replay(tx: &mut Tx<'_>, which: &Replay, now: i64) -> Result<u64, StoreE
         Replay::One(id) => {
             query.push(" AND id = ").push_bind(id.as_uuid());
         }
-        Replay::Matching(filter) => push_filter(
+        Replay::Matching(filter) => sql::push_filter(
             &mut query,
             &Filter {
                 status: None,

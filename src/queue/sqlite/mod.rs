@@ -11,10 +11,11 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{AssertSqlSafe, Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use super::job::{
-    ClaimedGroup, DeliveryId, Filter, Finish, Inserted, Job, LastError, Lease, NewJob, Replay,
-    Status, WrittenKeys, to_ms,
+    ClaimedGroup, DeliveryId, Filter, Finish, Inserted, Job, Lease, NewJob, Replay, Status,
+    WrittenKeys, to_ms,
 };
 use super::rows;
+use super::sql;
 use super::store::{Batch, BatchResult, Gauges, StoreError};
 
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("0001_deliveries.sql"))];
@@ -179,7 +180,7 @@ impl SqliteStore {
             "SELECT {} FROM deliveries WHERE 1 = 1",
             rows::COLUMNS
         ));
-        push_filter(&mut query, filter);
+        sql::push_filter(&mut query, filter);
         if let Some(before) = before {
             query.push(" AND id < ").push_bind(before.to_string());
         }
@@ -327,32 +328,8 @@ fn push_leases(query: &mut QueryBuilder<Sqlite>, leases: &[Lease]) {
     query.push(")");
 }
 
-fn push_filter(query: &mut QueryBuilder<Sqlite>, filter: &Filter) {
-    if let Some(status) = filter.status {
-        query.push(" AND status = ").push_bind(status.as_str());
-    }
-    if let Some(source) = &filter.source {
-        query.push(" AND source = ").push_bind(source.clone());
-    }
-}
-
-fn push_error(query: &mut QueryBuilder<Sqlite>, error: Option<&LastError>) {
-    query
-        .push(", last_error = ")
-        .push_bind(error.map(|e| e.message.clone()))
-        .push(", last_status = ")
-        .push_bind(error.and_then(|e| e.status).map(i64::from))
-        .push(", last_code = ")
-        .push_bind(error.and_then(|e| e.code.clone()))
-        .push(", last_correlation_id = ")
-        .push_bind(error.and_then(|e| e.correlation_id.clone()));
-}
-
 async fn apply_finish(tx: &mut Tx<'_>, finish: &Finish, now: i64) -> Result<(), StoreError> {
-    let mut query =
-        QueryBuilder::<Sqlite>::new("UPDATE deliveries SET lease_until = NULL, updated_at = ");
-    query.push_bind(now);
-    let leases = match finish {
+    let (mut query, leases) = match finish {
         Finish::Delivered {
             leases,
             participant_id,
@@ -361,37 +338,21 @@ async fn apply_finish(tx: &mut Tx<'_>, finish: &Finish, now: i64) -> Result<(), 
             newest,
         } => {
             record_keys(tx, target, keys, *newest, now).await?;
+            let mut query = QueryBuilder::<Sqlite>::new(
+                "UPDATE deliveries SET lease_until = NULL, status = 'delivered', updated_at = ",
+            );
             query
-                .push(", status = 'delivered', finished_at = ")
+                .push_bind(now)
+                .push(", finished_at = ")
                 .push_bind(now)
                 .push(", delivered_to = ")
                 .push_bind(participant_id.clone());
-            leases
+            (query, leases.as_slice())
         }
-        Finish::Retry {
-            leases,
-            run_at,
-            error,
-        } => {
-            query
-                .push(", status = 'pending', run_at = ")
-                .push_bind(to_ms(*run_at));
-            push_error(&mut query, Some(error));
-            leases
-        }
-        Finish::Dead {
-            leases,
-            reason,
-            error,
-        } => {
-            query
-                .push(", status = 'dead', finished_at = ")
-                .push_bind(now)
-                .push(", dead_reason = ")
-                .push_bind(reason.clone());
-            push_error(&mut query, error.as_ref());
-            leases
-        }
+        failed => match sql::failure_update::<Sqlite>(failed, now) {
+            Some(update) => update,
+            None => return Ok(()),
+        },
     };
     if leases.is_empty() {
         return Ok(());
@@ -443,7 +404,7 @@ async fn replay(tx: &mut Tx<'_>, which: &Replay, now: i64) -> Result<u64, StoreE
         Replay::One(id) => {
             query.push(" AND id = ").push_bind(id.to_string());
         }
-        Replay::Matching(filter) => push_filter(
+        Replay::Matching(filter) => sql::push_filter(
             &mut query,
             &Filter {
                 status: None,
