@@ -1,18 +1,15 @@
-//! SQL fragments both stores build the same way: a listing's filter, and the columns a failed
-//! attempt sets. Generic over the database; each store adds what differs (how ids are bound).
+//! SQL both stores build the same way: a listing's filter, a failed attempt's update, a replay.
+//! Generic over the database; each store adds what differs (how ids are bound).
 
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
-use super::job::{Filter, Finish, LastError, Lease, to_ms};
+use super::job::{DeliveryId, Filter, Finish, LastError, Lease, Replay, to_ms};
 
 /// ` AND status = … AND source = …` for the parts of `filter` that are set.
 pub(super) fn push_filter<DB: Database>(query: &mut QueryBuilder<DB>, filter: &Filter)
 where
     for<'t> &'static str: Encode<'t, DB> + Type<DB>,
     for<'t> String: Encode<'t, DB> + Type<DB>,
-    for<'t> i64: Encode<'t, DB> + Type<DB>,
-    for<'t> Option<String>: Encode<'t, DB> + Type<DB>,
-    for<'t> Option<i64>: Encode<'t, DB> + Type<DB>,
 {
     if let Some(status) = filter.status {
         query.push(" AND status = ").push_bind(status.as_str());
@@ -88,4 +85,41 @@ where
         }
     };
     Some((query, leases))
+}
+
+/// `UPDATE deliveries …` putting dead letters (and only dead ones) back to pending, due now, with
+/// a fresh attempt count; `push_id` binds one id the store's way.
+pub(super) fn replay_update<DB: Database>(
+    which: &Replay,
+    now: i64,
+    push_id: impl FnOnce(&mut QueryBuilder<DB>, DeliveryId),
+) -> QueryBuilder<DB>
+where
+    for<'t> &'static str: Encode<'t, DB> + Type<DB>,
+    for<'t> String: Encode<'t, DB> + Type<DB>,
+    for<'t> i64: Encode<'t, DB> + Type<DB>,
+    DB::Arguments: Default,
+{
+    let mut query = QueryBuilder::<DB>::new(
+        "UPDATE deliveries SET status = 'pending', finished_at = NULL, dead_reason = NULL, attempts = 0, run_at = ",
+    );
+    query
+        .push_bind(now)
+        .push(", updated_at = ")
+        .push_bind(now)
+        .push(" WHERE status = 'dead'");
+    match which {
+        Replay::One(id) => {
+            query.push(" AND id = ");
+            push_id(&mut query, *id);
+        }
+        Replay::Matching(filter) => push_filter(
+            &mut query,
+            &Filter {
+                status: None,
+                ..filter.clone()
+            },
+        ),
+    }
+    query
 }

@@ -392,26 +392,9 @@ async fn record_keys(
 
 /// Dead letters (and only dead ones) go back to pending, due now, with a fresh attempt count.
 async fn replay(tx: &mut Tx<'_>, which: &Replay, now: i64) -> Result<u64, StoreError> {
-    let mut query = QueryBuilder::<Sqlite>::new(
-        "UPDATE deliveries SET status = 'pending', finished_at = NULL, dead_reason = NULL, attempts = 0, run_at = ",
-    );
-    query
-        .push_bind(now)
-        .push(", updated_at = ")
-        .push_bind(now)
-        .push(" WHERE status = 'dead'");
-    match which {
-        Replay::One(id) => {
-            query.push(" AND id = ").push_bind(id.to_string());
-        }
-        Replay::Matching(filter) => sql::push_filter(
-            &mut query,
-            &Filter {
-                status: None,
-                ..filter.clone()
-            },
-        ),
-    }
+    let mut query = sql::replay_update::<Sqlite>(which, now, |query, id| {
+        query.push_bind(id.to_string());
+    });
     Ok(query.build().execute(&mut **tx).await?.rows_affected())
 }
 
