@@ -117,9 +117,16 @@ impl Queue {
             }
         }
         let writer = match &*store {
-            Store::Sqlite(_) => Writer::spawn(store.writer_connection().await?),
+            Store::Sqlite(_) => {
+                let store = Arc::clone(&store);
+                Writer::spawn_on_own_thread(move || async move { store.writer_connection().await })
+                    .await?
+            }
             Store::Postgres(_) => Writer::spawn_split(
-                store.writer_connection().await?,
+                vec![
+                    store.writer_connection().await?,
+                    store.writer_connection().await?,
+                ],
                 store.writer_connection().await?,
             ),
         };

@@ -81,10 +81,13 @@ where
 }
 
 /// What the gauges read: one row of counts (`pending`, `in_flight`, `dead`) and `oldest`.
-pub(super) const GAUGES: &str = "SELECT (SELECT COUNT(*) FROM deliveries WHERE status = 'pending') AS pending, \
-            (SELECT COUNT(*) FROM deliveries WHERE status = 'in_flight') AS in_flight, \
-            (SELECT COUNT(*) FROM deliveries WHERE status = 'dead') AS dead, \
-            (SELECT MIN(received_at) FROM deliveries WHERE status = 'pending') AS oldest";
+/// Each count reads one of the partial indexes (`finished_at IS NULL` holds exactly for pending
+/// and in-flight jobs, `dead_reason IS NOT NULL` for dead ones), never the whole table.
+pub(super) const GAUGES: &str = "SELECT \
+            (SELECT COUNT(*) FROM deliveries WHERE finished_at IS NULL AND status = 'pending') AS pending, \
+            (SELECT COUNT(*) FROM deliveries WHERE finished_at IS NULL AND status = 'in_flight') AS in_flight, \
+            (SELECT COUNT(*) FROM deliveries WHERE dead_reason IS NOT NULL AND status = 'dead') AS dead, \
+            (SELECT MIN(received_at) FROM deliveries WHERE finished_at IS NULL AND status = 'pending') AS oldest";
 
 pub(super) fn gauges<R>(row: &R) -> Result<Gauges, StoreError>
 where

@@ -3,7 +3,7 @@
 
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
-use super::job::{DeliveryId, Filter, Finish, LastError, Lease, Replay, to_ms};
+use super::job::{DeliveryId, Filter, Finish, LastError, Lease, Replay, Status, to_ms};
 
 /// ` AND status = … AND source = …` for the parts of `filter` that are set.
 pub(super) fn push_filter<DB: Database>(query: &mut QueryBuilder<DB>, filter: &Filter)
@@ -12,6 +12,12 @@ where
     for<'t> String: Encode<'t, DB> + Type<DB>,
 {
     if let Some(status) = filter.status {
+        // What each status implies, spelled out so the database can use the partial indexes.
+        query.push(match status {
+            Status::Pending | Status::InFlight => " AND finished_at IS NULL",
+            Status::Dead => " AND dead_reason IS NOT NULL",
+            Status::Delivered => "",
+        });
         query.push(" AND status = ").push_bind(status.as_str());
     }
     if let Some(source) = &filter.source {
@@ -107,7 +113,7 @@ where
         .push_bind(now)
         .push(", updated_at = ")
         .push_bind(now)
-        .push(" WHERE status = 'dead'");
+        .push(" WHERE dead_reason IS NOT NULL AND status = 'dead'");
     match which {
         Replay::One(id) => {
             query.push(" AND id = ");

@@ -95,6 +95,10 @@ pub struct Batch {
 pub struct ClaimRequest {
     pub limit: u32,
     pub lease: Duration,
+    /// Also put jobs whose lease ran out back in the queue first. No index covers leases (a
+    /// claim then changes no indexed column), so this reads every open job: the worker asks
+    /// for it about once a second, not on every claim.
+    pub expire_leases: bool,
 }
 
 #[derive(Debug, Default)]

@@ -33,6 +33,11 @@ pub(super) struct Deliverer {
 /// How long a busy loop lets free slots gather before it claims again.
 const CLAIM_GATHER: std::time::Duration = std::time::Duration::from_millis(2);
 
+/// How often a claim first takes back jobs whose lease ran out. Leases last `queue.lease`
+/// (a minute by default), so a second's delay is noise, and the look costs a read of every
+/// open job.
+const LEASE_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Runs until `shutdown`; then waits (up to `grace`) for deliveries under way. Jobs it did not
 /// finish stay leased and are taken back at the next start.
 pub(super) async fn run(deliverer: Deliverer, shutdown: CancellationToken) {
@@ -40,6 +45,7 @@ pub(super) async fn run(deliverer: Deliverer, shutdown: CancellationToken) {
     let tasks = TaskTracker::new();
     let mut busy = false;
     let mut failing = false;
+    let mut leases_checked: Option<std::time::Instant> = None;
     loop {
         let first = tokio::select! {
             permit = Arc::clone(&slots).acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
@@ -55,13 +61,18 @@ pub(super) async fn run(deliverer: Deliverer, shutdown: CancellationToken) {
             permits.push(p);
         }
         let wanted = permits.len();
+        let expire_leases = leases_checked.is_none_or(|at| at.elapsed() >= LEASE_CHECK);
         let claimed = deliverer
             .writer
             .claim(ClaimRequest {
                 limit: u32::try_from(wanted).unwrap_or(u32::MAX),
                 lease: deliverer.settings.lease,
+                expire_leases,
             })
             .await;
+        if expire_leases && claimed.is_ok() {
+            leases_checked = Some(std::time::Instant::now());
+        }
         let groups = match claimed {
             Ok(groups) => {
                 if std::mem::take(&mut failing) {

@@ -3,11 +3,12 @@
 //! claims — into one transaction, one fsync. Durability then costs one commit per batch instead
 //! of one per webhook.
 //!
-//! SQLite has one write lock, so one task does it all. PostgreSQL takes writers side by side, so
-//! there the intake gets a task of its own: its commits never wait behind the workers' claims
-//! and outcomes, which touch many rows when a participant's updates coalesce.
+//! SQLite has one write lock, so one task does it all, on a thread of its own. PostgreSQL takes
+//! writers side by side, so there the intake gets two tasks of its own (one gathers a batch
+//! while the other's statement runs), and its commits never wait behind the workers' claims and
+//! outcomes, which touch many rows when a participant's updates coalesce.
 
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 
 use std::sync::Arc;
 
@@ -16,6 +17,9 @@ use super::store::{Batch, ClaimRequest, Store, StoreError, WriterConnection};
 
 /// Most operations folded into one transaction.
 const MAX_BATCH: usize = 1_000;
+
+/// Operations waiting for a writer before callers wait to hand theirs over.
+const QUEUE: usize = 16_384;
 
 #[derive(Debug)]
 enum Op {
@@ -45,22 +49,63 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts one writer task for everything. It stops when every `Writer` clone is dropped,
-    /// after writing what it was given.
-    pub fn spawn(conn: WriterConnection) -> Writer {
+    /// Starts the one writer task for everything on a thread of its own, where `connect` opens
+    /// its connection. It stops when every `Writer` clone is dropped, after writing what it was
+    /// given. A batch's statements each cross to the database's thread and back; on
+    /// the runtime that also serves every request, each return waits its turn behind request
+    /// handlers, many times a batch. Its own thread wakes it at once.
+    pub async fn spawn_on_own_thread<F, Fut>(connect: F) -> Result<Writer, StoreError>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<WriterConnection, StoreError>>,
+    {
         let arrivals = Arc::new(Notify::new());
-        Writer {
-            intake: run(conn, Arc::clone(&arrivals)),
+        let (tx, rx) = mpsc::channel::<Op>(QUEUE);
+        let (opened, outcome) = oneshot::channel();
+        let notify = Arc::clone(&arrivals);
+        std::thread::Builder::new()
+            .name("store-writer".to_owned())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(err) => {
+                        let _ = opened.send(Err(StoreError::Unavailable(format!(
+                            "cannot start the writer's runtime: {err}"
+                        ))));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    match connect().await {
+                        Ok(conn) => {
+                            let _ = opened.send(Ok(()));
+                            serve(conn, &Mutex::new(rx), &notify).await;
+                        }
+                        Err(err) => {
+                            let _ = opened.send(Err(err));
+                        }
+                    }
+                });
+            })
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the writer thread: {e}")))?;
+        outcome.await.map_err(|_| StoreError::WriterStopped)??;
+        Ok(Writer {
+            intake: tx,
             deliveries: None,
             arrivals,
-        }
+        })
     }
 
-    /// Starts two writer tasks: one for the intake's new jobs, one for the rest.
-    pub fn spawn_split(intake: WriterConnection, deliveries: WriterConnection) -> Writer {
+    /// Starts writer tasks side by side: `intake` tasks for new jobs, all taking batches from one
+    /// queue, and one for the rest. With two or more intake tasks, one batch gathers (and its
+    /// callers are answered) while another's statement runs.
+    pub fn spawn_split(intake: Vec<WriterConnection>, deliveries: WriterConnection) -> Writer {
         let arrivals = Arc::new(Notify::new());
         Writer {
-            intake: run(intake, Arc::clone(&arrivals)),
+            intake: run_shared(intake, &arrivals),
             deliveries: Some(run(deliveries, Arc::clone(&arrivals))),
             arrivals,
         }
@@ -112,33 +157,55 @@ impl Writer {
 }
 
 /// One writer task on `conn`; returns its queue.
-fn run(mut conn: WriterConnection, notify: Arc<Notify>) -> mpsc::Sender<Op> {
-    let (tx, mut rx) = mpsc::channel::<Op>(16_384);
-    tokio::spawn(async move {
-        let mut ops = Vec::with_capacity(MAX_BATCH);
-        while rx.recv_many(&mut ops, MAX_BATCH).await > 0 {
-            // Requests being handled right now join this batch: one commit, one fsync.
-            for _ in 0..2 {
-                tokio::task::yield_now().await;
-                while ops.len() < MAX_BATCH
-                    && let Ok(op) = rx.try_recv()
-                {
-                    ops.push(op);
-                }
-            }
-            let (size, started) = (ops.len(), std::time::Instant::now());
-            let added = commit(&mut conn, std::mem::take(&mut ops)).await;
-            tracing::debug!(
-                ops = size,
-                micros = started.elapsed().as_micros() as u64,
-                "store batch committed"
-            );
-            if added {
-                notify.notify_one();
-            }
-        }
-    });
+fn run(conn: WriterConnection, notify: Arc<Notify>) -> mpsc::Sender<Op> {
+    run_shared(vec![conn], &notify)
+}
+
+/// One writer task per connection, all taking batches from the queue this returns. A task holds
+/// the queue only while it gathers a batch, so the next task gathers while it commits.
+fn run_shared(conns: Vec<WriterConnection>, notify: &Arc<Notify>) -> mpsc::Sender<Op> {
+    let (tx, rx) = mpsc::channel::<Op>(QUEUE);
+    let rx = Arc::new(Mutex::new(rx));
+    for conn in conns {
+        let (rx, notify) = (Arc::clone(&rx), Arc::clone(notify));
+        tokio::spawn(async move { serve(conn, &rx, &notify).await });
+    }
     tx
+}
+
+/// Commits batch after batch from `rx` on `conn` until every sender is gone.
+async fn serve(mut conn: WriterConnection, rx: &Mutex<mpsc::Receiver<Op>>, notify: &Notify) {
+    let mut ops = Vec::with_capacity(MAX_BATCH);
+    while gather(rx, &mut ops).await {
+        let (size, started) = (ops.len(), std::time::Instant::now());
+        let added = commit(&mut conn, std::mem::take(&mut ops)).await;
+        tracing::debug!(
+            ops = size,
+            micros = started.elapsed().as_micros() as u64,
+            "store batch committed"
+        );
+        if added {
+            notify.notify_one();
+        }
+    }
+}
+
+/// Takes the next batch: what is waiting, plus what requests being handled right now add (one
+/// commit, one fsync for all of them). `false` once every sender is gone and the queue is empty.
+async fn gather(rx: &Mutex<mpsc::Receiver<Op>>, ops: &mut Vec<Op>) -> bool {
+    let mut rx = rx.lock().await;
+    if rx.recv_many(ops, MAX_BATCH).await == 0 {
+        return false;
+    }
+    for _ in 0..2 {
+        tokio::task::yield_now().await;
+        while ops.len() < MAX_BATCH
+            && let Ok(op) = rx.try_recv()
+        {
+            ops.push(op);
+        }
+    }
+    true
 }
 
 /// Writes one batch and answers every waiting caller; `true` when new jobs were committed.
@@ -167,12 +234,13 @@ async fn commit(conn: &mut WriterConnection, ops: Vec<Op>) -> bool {
             }
             Op::Claim(request, reply) => {
                 // Claims in one batch are merged: the store leases up to their total.
-                let merged = batch
-                    .claim
-                    .map_or(request.limit, |c| c.limit + request.limit);
-                batch.claim = Some(ClaimRequest {
-                    limit: merged,
-                    ..request
+                batch.claim = Some(match batch.claim {
+                    None => request,
+                    Some(c) => ClaimRequest {
+                        limit: c.limit + request.limit,
+                        expire_leases: c.expire_leases || request.expire_leases,
+                        ..request
+                    },
                 });
                 claims.push((request.limit, reply));
             }

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::mapping::FieldError;
 use super::pointer::Pointer;
+use super::signature::Verified;
 use crate::genesys::{ConversationId, ParticipantId};
 
 /// Where the sender's event id comes from (used to de-duplicate retries).
@@ -85,6 +86,19 @@ impl Extraction {
 
     pub fn participant_pointer(&self) -> Option<&str> {
         self.participant_id.as_deref()
+    }
+
+    /// Whether the idempotency key is made of signed bytes only: the body's hash, an id in the
+    /// body, or the scheme's id where the scheme signs it (`proof.replay_key` is then that id).
+    /// A captured request replayed under such a key is a duplicate of the original whatever
+    /// else is changed, so its replay key need not be remembered. An id from a header, or a
+    /// scheme id the signature does not cover, can be altered: then it must be.
+    pub fn key_is_signed(&self, proof: &Verified) -> bool {
+        match &self.event_id {
+            None => proof.event_id.is_none() || proof.event_id == proof.replay_key,
+            Some(EventIdSource::Pointer(_)) => true,
+            Some(EventIdSource::Header(_)) => false,
+        }
     }
 
     /// Pulls the ids out of the body; `scheme_event_id` is the id the signature scheme's header
@@ -220,6 +234,34 @@ mod tests {
         assert_eq!(ids.conversation_id.as_str(), "c-1");
         assert_eq!(ids.participant_id, None);
         assert_eq!(ids.event_id.as_deref(), Some("msg_1"));
+    }
+
+    #[test]
+    fn only_keys_made_of_unsigned_bytes_need_their_replay_key_remembered() {
+        let signed_id = Verified {
+            event_id: Some("msg_1".into()),
+            replay_key: Some("msg_1".into()),
+            ..Verified::default()
+        };
+        let unsigned_id = Verified {
+            event_id: Some("delivery-1".into()),
+            replay_key: Some("9f86d081".into()),
+            ..Verified::default()
+        };
+        let no_id = Verified {
+            replay_key: Some("9f86d081".into()),
+            ..Verified::default()
+        };
+        // The scheme's id: signed by Standard Webhooks, a bare header elsewhere (GitHub's).
+        assert!(defaults().key_is_signed(&signed_id));
+        assert!(!defaults().key_is_signed(&unsigned_id));
+        // No id at all: the key is the body's hash.
+        assert!(defaults().key_is_signed(&no_id));
+        // An id in the (signed) body, or in a header the sender could change.
+        let by_pointer = Extraction::new("/conversationId", "", "/eventId").unwrap();
+        assert!(by_pointer.key_is_signed(&unsigned_id));
+        let by_header = Extraction::new("/conversationId", "", "header:X-Event-Id").unwrap();
+        assert!(!by_header.key_is_signed(&signed_id));
     }
 
     #[test]

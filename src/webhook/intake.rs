@@ -46,6 +46,10 @@ pub struct Prepared {
     pub mapped: Mapped,
     /// Hex SHA-256 of the raw body: the idempotency key when the sender gives no event id.
     pub body_hash: String,
+    /// What stops a captured signature from being replayed under another idempotency key;
+    /// `None` when the key cannot be altered (see [`Extraction::key_is_signed`]).
+    ///
+    /// [`Extraction::key_is_signed`]: super::event::Extraction::key_is_signed
     replay_key: Option<String>,
 }
 
@@ -131,7 +135,11 @@ impl Intake {
             ids,
             mapped,
             body_hash,
-            replay_key: verified.proof().replay_key.clone(),
+            replay_key: verified
+                .proof()
+                .replay_key
+                .clone()
+                .filter(|_| !source.extraction().key_is_signed(verified.proof())),
         })
     }
 

@@ -72,6 +72,7 @@ async fn claim(store: &PgStore, limit: u32) -> Vec<ClaimedGroup> {
             claim: Some(ClaimRequest {
                 limit,
                 lease: LEASE,
+                expire_leases: true,
             }),
             ..Batch::default()
         })
@@ -107,8 +108,75 @@ async fn replicas_migrating_together_apply_each_migration_once() {
     let (ra, rb) = tokio::join!(a.migrate(), b.migrate());
     let mut applied = ra.expect("a");
     applied.extend(rb.expect("b"));
-    assert_eq!(applied, vec![1]);
+    assert_eq!(applied, vec![1, 2]);
     assert_eq!(a.migrate().await.expect("again"), Vec::<i64>::new());
+}
+
+#[tokio::test]
+async fn a_database_left_at_version_1_with_jobs_in_it_is_upgraded_in_place() {
+    let Some(settings) = schema().await else {
+        return;
+    };
+    let store = replica(&settings);
+    let mut conn = store.pool.acquire().await.expect("connection");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(super::MIGRATIONS[0].1))
+        .execute(&mut *conn)
+        .await
+        .expect("version 1");
+    sqlx::raw_sql(
+        "CREATE TABLE schema_migrations (version bigint PRIMARY KEY, applied_at bigint NOT NULL); \
+         INSERT INTO schema_migrations VALUES (1, 0); \
+         INSERT INTO deliveries (id, idempotency_key, source, event_id, conversation_id, target, \
+                                 attributes, status, run_at, received_at, updated_at) \
+         VALUES ('0190f0c4-9f7e-7000-8000-000000000001', 'crm:event:old', 'crm', 'old', 'c1', 'c1/p1', \
+                 '{\"k\":\"v\"}', 'pending', 0, 0, 0)",
+    )
+    .execute(&mut *conn)
+    .await
+    .expect("a job from before");
+    drop(conn);
+    assert_eq!(store.migrate().await.expect("upgrade"), vec![2]);
+    let groups = claim(&store, 10).await;
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert_eq!(groups[0].jobs[0].event_id.as_deref(), Some("old"));
+}
+
+/// A claim (pending → in flight) changes no indexed column, so PostgreSQL rewrites the row in
+/// place (HOT) instead of adding an entry to every index; that is most of what a claim costs.
+#[tokio::test]
+async fn a_claim_updates_the_row_in_place_without_touching_an_index() {
+    let Some(mut settings) = schema().await else {
+        return;
+    };
+    // One connection: the statistics read below are the ones this backend flushed.
+    settings.max_connections = 1;
+    let store = replica(&settings);
+    store.migrate().await.expect("migrate");
+    let definitions: Vec<String> = sqlx::query_scalar(
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'deliveries'",
+    )
+    .fetch_all(&store.pool)
+    .await
+    .expect("indexes");
+    assert!(definitions.len() >= 5, "{definitions:?}");
+    for definition in &definitions {
+        for column in ["status", "attempts", "lease_until", "updated_at"] {
+            assert!(!definition.contains(column), "{definition}");
+        }
+    }
+    insert(&store, vec![job("e1", "c1", "1")]).await;
+    assert_eq!(claim(&store, 1).await.len(), 1);
+    sqlx::query("SELECT pg_stat_force_next_flush()")
+        .execute(&store.pool)
+        .await
+        .expect("flush");
+    let (updated, in_place): (i64, i64) = sqlx::query_as(
+        "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relid = 'deliveries'::regclass",
+    )
+    .fetch_one(&store.pool)
+    .await
+    .expect("statistics");
+    assert_eq!((updated, in_place), (1, 1));
 }
 
 #[tokio::test]
@@ -278,6 +346,7 @@ async fn an_expired_lease_is_taken_over_by_another_replica() {
             claim: Some(ClaimRequest {
                 limit: 1,
                 lease: Duration::from_millis(500),
+                expire_leases: true,
             }),
             ..Batch::default()
         })
