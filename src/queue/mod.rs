@@ -117,11 +117,7 @@ impl Queue {
             }
         }
         let writer = match &*store {
-            Store::Sqlite(_) => {
-                let store = Arc::clone(&store);
-                Writer::spawn_on_own_thread(move || async move { store.writer_connection().await })
-                    .await?
-            }
+            Store::Sqlite(_) => Writer::spawn(store.writer_connection().await?),
             Store::Postgres(_) => Writer::spawn_split(
                 vec![
                     store.writer_connection().await?,

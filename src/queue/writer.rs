@@ -3,10 +3,10 @@
 //! claims — into one transaction, one fsync. Durability then costs one commit per batch instead
 //! of one per webhook.
 //!
-//! SQLite has one write lock, so one task does it all, on a thread of its own. PostgreSQL takes
-//! writers side by side, so there the intake gets two tasks of its own (one gathers a batch
-//! while the other's statement runs), and its commits never wait behind the workers' claims and
-//! outcomes, which touch many rows when a participant's updates coalesce.
+//! SQLite has one write lock, so one task does it all. PostgreSQL takes writers side by side, so
+//! there the intake gets two tasks of its own (one gathers a batch while the other's statement
+//! runs), and its commits never wait behind the workers' claims and outcomes, which touch many
+//! rows when a participant's updates coalesce.
 
 use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 
@@ -49,54 +49,15 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the one writer task for everything on a thread of its own, where `connect` opens
-    /// its connection. It stops when every `Writer` clone is dropped, after writing what it was
-    /// given. A batch's statements each cross to the database's thread and back; on
-    /// the runtime that also serves every request, each return waits its turn behind request
-    /// handlers, many times a batch. Its own thread wakes it at once.
-    pub async fn spawn_on_own_thread<F, Fut>(connect: F) -> Result<Writer, StoreError>
-    where
-        F: FnOnce() -> Fut + Send + 'static,
-        Fut: Future<Output = Result<WriterConnection, StoreError>>,
-    {
+    /// Starts one writer task for everything. It stops when every `Writer` clone is dropped,
+    /// after writing what it was given.
+    pub fn spawn(conn: WriterConnection) -> Writer {
         let arrivals = Arc::new(Notify::new());
-        let (tx, rx) = mpsc::channel::<Op>(QUEUE);
-        let (opened, outcome) = oneshot::channel();
-        let notify = Arc::clone(&arrivals);
-        std::thread::Builder::new()
-            .name("store-writer".to_owned())
-            .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(runtime) => runtime,
-                    Err(err) => {
-                        let _ = opened.send(Err(StoreError::Unavailable(format!(
-                            "cannot start the writer's runtime: {err}"
-                        ))));
-                        return;
-                    }
-                };
-                runtime.block_on(async move {
-                    match connect().await {
-                        Ok(conn) => {
-                            let _ = opened.send(Ok(()));
-                            serve(conn, &Mutex::new(rx), &notify).await;
-                        }
-                        Err(err) => {
-                            let _ = opened.send(Err(err));
-                        }
-                    }
-                });
-            })
-            .map_err(|e| StoreError::Unavailable(format!("cannot start the writer thread: {e}")))?;
-        outcome.await.map_err(|_| StoreError::WriterStopped)??;
-        Ok(Writer {
-            intake: tx,
+        Writer {
+            intake: run(conn, Arc::clone(&arrivals)),
             deliveries: None,
             arrivals,
-        })
+        }
     }
 
     /// Starts writer tasks side by side: `intake` tasks for new jobs, all taking batches from one
