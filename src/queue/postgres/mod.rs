@@ -66,7 +66,14 @@ impl PgStore {
         if let Some(password) = &settings.password {
             options = options.password(password.expose_secret());
         }
-        options = options.application_name("genesys-bridge");
+        // A plan for every execution. sqlx prepares each statement once per connection, and
+        // after five runs PostgreSQL may keep a generic plan made while the table was small:
+        // the intake's duplicate lookup then hash-joined a sequential scan of every stored job,
+        // batch after batch, however large the table grew. Planning costs well under a
+        // millisecond against that.
+        options = options
+            .application_name("genesys-bridge")
+            .options([("plan_cache_mode", "force_custom_plan")]);
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)
             .min_connections(0)
@@ -169,6 +176,17 @@ impl PgStore {
         }
         for which in &batch.replays {
             result.replayed.push(replay(&mut tx, which, now).await?);
+        }
+        if !batch.top_ups.is_empty() || batch.claim.is_some() {
+            // The planner's row counts for a queue table are stale by nature (a burst fills it
+            // between two autovacuum runs); expecting a handful of rows, it sorted every due job
+            // instead of walking the run_at index to the limit (100 ms a claim at a 50,000-job
+            // backlog, against 2 ms), and walked every due job to find one participant's.
+            // Without sorts or bitmap scans, the ORDER BY of each query below leaves it one
+            // index to use: run_at for the heads, (target, id) for a participant's jobs.
+            sqlx::raw_sql("SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off")
+                .execute(&mut *tx)
+                .await?;
         }
         for (target, lease) in &batch.top_ups {
             result
@@ -638,7 +656,7 @@ async fn claim_target(
     let claimed = sqlx::query(AssertSqlSafe(format!(
         "UPDATE deliveries SET status = 'in_flight', attempts = attempts + 1, lease_until = $1, updated_at = $2 \
          WHERE id IN (SELECT id FROM deliveries WHERE finished_at IS NULL AND status = 'pending' AND run_at <= $2 AND target = $3 \
-                      FOR UPDATE SKIP LOCKED) \
+                      ORDER BY target, id FOR UPDATE SKIP LOCKED) \
          RETURNING {PG_COLUMNS}"
     )))
     .bind(now + millis(lease))
@@ -692,13 +710,6 @@ async fn claim_due(
         .execute(&mut **tx)
         .await?;
     }
-    // The planner's row counts for a queue table are stale by nature (a burst fills it between
-    // two autovacuum runs), and with a handful of rows expected it sorts every due job instead
-    // of walking the run_at index and stopping at the limit: 100 ms a claim at a 50,000-job
-    // backlog, against 2 ms. Without sorts or bitmap scans the index walk is the only plan.
-    sqlx::raw_sql("SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off")
-        .execute(&mut **tx)
-        .await?;
     // Candidate targets: due heads with nothing older still open (one index probe each). Those
     // another replica is claiming right now are skipped (their advisory lock is taken); a
     // target with a job in flight is refused by the claim below.
@@ -728,7 +739,7 @@ async fn claim_due(
                       WHERE d.finished_at IS NULL AND d.status = 'pending' AND d.run_at <= $2 AND d.target = ANY($3) \
                         AND d.target NOT IN (SELECT e.target FROM deliveries e \
                                              WHERE e.target = ANY($3) AND e.finished_at IS NULL AND e.status = 'in_flight') \
-                      FOR UPDATE SKIP LOCKED) \
+                      ORDER BY d.target, d.id FOR UPDATE SKIP LOCKED) \
          RETURNING {PG_COLUMNS}"
     )))
     .bind(now + millis(lease))
