@@ -13,6 +13,11 @@ use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use genesys_bridge::bench::{self, Backend, Options, Scenario};
 
+/// The bridge's allocator here too: the load generator shares the two cores with the bridge,
+/// and every cycle it spends in glibc's allocator is one the bridge does not get.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(about = "Load benchmark of genesys-bridge against its simulator, on loopback")]
 struct Args {
