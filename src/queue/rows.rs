@@ -105,3 +105,13 @@ where
         oldest_pending: row.try_get::<Option<i64>, _>("oldest")?.map(from_ms),
     })
 }
+
+/// A store as migration 1 left it, with one job still pending, for the tests that upgrade one.
+/// Both dialects take it as written.
+#[cfg(test)]
+pub(super) const VERSION_1_WITH_A_JOB: &str = "CREATE TABLE schema_migrations (version bigint PRIMARY KEY, applied_at bigint NOT NULL); \
+     INSERT INTO schema_migrations VALUES (1, 0); \
+     INSERT INTO deliveries (id, idempotency_key, source, event_id, conversation_id, target, \
+                             attributes, status, run_at, received_at, updated_at) \
+     VALUES ('0190f0c4-9f7e-7000-8000-000000000001', 'crm:event:old', 'crm', 'old', 'c1', 'c1/p1', \
+             '{\"k\":\"v\"}', 'pending', 0, 0, 0)";

@@ -123,17 +123,10 @@ async fn a_database_left_at_version_1_with_jobs_in_it_is_upgraded_in_place() {
         .execute(&mut *conn)
         .await
         .expect("version 1");
-    sqlx::raw_sql(
-        "CREATE TABLE schema_migrations (version bigint PRIMARY KEY, applied_at bigint NOT NULL); \
-         INSERT INTO schema_migrations VALUES (1, 0); \
-         INSERT INTO deliveries (id, idempotency_key, source, event_id, conversation_id, target, \
-                                 attributes, status, run_at, received_at, updated_at) \
-         VALUES ('0190f0c4-9f7e-7000-8000-000000000001', 'crm:event:old', 'crm', 'old', 'c1', 'c1/p1', \
-                 '{\"k\":\"v\"}', 'pending', 0, 0, 0)",
-    )
-    .execute(&mut *conn)
-    .await
-    .expect("a job from before");
+    sqlx::raw_sql(crate::queue::rows::VERSION_1_WITH_A_JOB)
+        .execute(&mut *conn)
+        .await
+        .expect("a job from before");
     drop(conn);
     assert_eq!(store.migrate().await.expect("upgrade"), vec![2]);
     let groups = claim(&store, 10).await;

@@ -556,17 +556,10 @@ mod tests {
             .execute(&store.readers)
             .await
             .expect("version 1");
-        sqlx::raw_sql(
-            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL); \
-             INSERT INTO schema_migrations VALUES (1, 0); \
-             INSERT INTO deliveries (id, idempotency_key, source, event_id, conversation_id, target, \
-                                     attributes, status, run_at, received_at, updated_at) \
-             VALUES ('0190f0c4-9f7e-7000-8000-000000000001', 'crm:event:old', 'crm', 'old', 'c1', \
-                     'c1/p1', '{\"k\":\"v\"}', 'pending', 0, 0, 0)",
-        )
-        .execute(&store.readers)
-        .await
-        .expect("a job from before");
+        sqlx::raw_sql(rows::VERSION_1_WITH_A_JOB)
+            .execute(&store.readers)
+            .await
+            .expect("a job from before");
         assert_eq!(store.migrate().await.expect("upgrade"), vec![2]);
         let mut conn = store.writer_connection().await.expect("writer");
         let claim = ClaimRequest {
