@@ -126,3 +126,12 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
     sorted[rank.min(sorted.len() - 1)]
 }
+
+/// `"p50 / p99"` of `sorted`, in its own unit, two decimals.
+pub fn p50_p99(sorted: &[f64]) -> String {
+    format!(
+        "{:.2} / {:.2}",
+        percentile(sorted, 50.0),
+        percentile(sorted, 99.0)
+    )
+}

@@ -9,7 +9,7 @@ use tokio::sync::Mutex;
 
 use super::Scenario;
 use super::harness::{self, Harness, Setup};
-use super::load::{Connection, RoundRobin, percentile, unix_ms, webhook};
+use super::load::{Connection, RoundRobin, p50_p99, percentile, unix_ms, webhook};
 use super::report::Report;
 
 pub async fn run(
@@ -83,14 +83,7 @@ async fn max(setup: Setup<'_>, seconds: Duration, connections: usize) -> anyhow:
         r.add("accepted per replica", counts.join(" / "));
     }
     r.add("other answers", other);
-    r.add(
-        "intake latency p50 / p99 (ms)",
-        format!(
-            "{:.2} / {:.2}",
-            percentile(&latencies, 50.0),
-            percentile(&latencies, 99.0)
-        ),
-    );
+    r.add("intake latency p50 / p99 (ms)", p50_p99(&latencies));
     summary(&h, &mut r, accepted as u64, drained);
     Ok(r)
 }
@@ -146,14 +139,7 @@ async fn steady(setup: Setup<'_>, seconds: Duration) -> anyhow::Result<Report> {
         seconds.as_secs()
     ));
     r.add("accepted (202)", format!("{accepted} of {total}"));
-    r.add(
-        "intake latency p50 / p99 (ms)",
-        format!(
-            "{:.2} / {:.2}",
-            percentile(&latencies, 50.0),
-            percentile(&latencies, 99.0)
-        ),
-    );
+    r.add("intake latency p50 / p99 (ms)", p50_p99(&latencies));
     r.add(
         "end-to-end p50 / p99 (ms)",
         format!(

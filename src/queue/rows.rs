@@ -3,7 +3,7 @@
 
 use sqlx::{ColumnIndex, Database, Decode, Row, Type};
 
-use crate::queue::job::{DeliveryId, Job, LastError, Status, from_ms};
+use crate::queue::job::{DeliveryId, Job, LastError, Status, WrittenKeys, from_ms};
 use crate::queue::store::{Gauges, StoreError};
 
 /// The columns [`job`] reads, as SQLite stores them.
@@ -78,6 +78,28 @@ where
         }
     }
     Ok(counts)
+}
+
+/// `target_keys` rows (`target`, `key`, `delivery_id` as text), per target: what deliveries
+/// newer than a claimed group already wrote.
+pub(super) fn written_keys<R>(found: &[R]) -> Result<WrittenKeys, StoreError>
+where
+    R: Row,
+    for<'a> &'a str: ColumnIndex<R>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    R::Database: Database,
+{
+    let mut written = WrittenKeys::new();
+    for row in found {
+        let writer: String = row.try_get("delivery_id")?;
+        let writer = DeliveryId::parse(&writer)
+            .ok_or_else(|| StoreError::Corrupt(format!("bad id {writer:?}")))?;
+        written
+            .entry(row.try_get("target")?)
+            .or_default()
+            .push((writer, row.try_get("key")?));
+    }
+    Ok(written)
 }
 
 /// What the gauges read: one row of counts (`pending`, `in_flight`, `dead`) and `oldest`.

@@ -15,17 +15,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
 use crate::app::spawn_app_with;
+use crate::delivery::SOURCES;
 use crate::store::{create_schema, database_url, with_schema};
-
-const SOURCES: &str = r#"
-[sources.crm]
-verifier = { type = "standard_webhooks" }
-secret = "whsec_Z2VuZXN5cy1icmlkZ2UtbG9jYWwtZGVtby1zZWNyZXQ="
-
-[sources.crm.mapping]
-fields = "/fields"
-unmapped = "pass"
-"#;
 
 /// A loopback port that forwards to PostgreSQL while up, and refuses connections (and drops
 /// the ones it carried) while down.

@@ -25,8 +25,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Postgres, QueryBuilder, Row};
 
 use super::job::{
-    ClaimedGroup, DeliveryId, Filter, Finish, Inserted, Job, NewJob, Replay, Status, WrittenKeys,
-    to_ms,
+    ClaimedGroup, DeliveryId, Filter, Finish, Inserted, Job, NewJob, Replay, Status, to_ms,
 };
 use super::rows::{self, PG_COLUMNS};
 use super::sql;
@@ -755,22 +754,13 @@ async fn claim_due(
         return Ok(Vec::new());
     }
     // What deliveries newer than each group already wrote: one query for all groups.
-    let mut written = WrittenKeys::new();
-    for row in sqlx::query(
+    let found = sqlx::query(
         "SELECT target, key, delivery_id::text AS delivery_id FROM target_keys WHERE target = ANY($1)",
     )
     .bind(&targets)
     .fetch_all(&mut **tx)
-    .await?
-    {
-        let writer: String = row.try_get("delivery_id")?;
-        let writer = DeliveryId::parse(&writer)
-            .ok_or_else(|| StoreError::Corrupt(format!("bad id {writer:?}")))?;
-        written
-            .entry(row.try_get("target")?)
-            .or_default()
-            .push((writer, row.try_get("key")?));
-    }
+    .await?;
+    let written = rows::written_keys(&found)?;
     Ok(ClaimedGroup::assemble(jobs, &written))
 }
 

@@ -11,8 +11,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{AssertSqlSafe, Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use super::job::{
-    ClaimedGroup, DeliveryId, Filter, Finish, Inserted, Job, Lease, NewJob, Replay, Status,
-    WrittenKeys, to_ms,
+    ClaimedGroup, DeliveryId, Filter, Finish, Inserted, Job, Lease, NewJob, Replay, Status, to_ms,
 };
 use super::rows;
 use super::sql;
@@ -521,7 +520,6 @@ async fn claim_due(
         .collect::<Result<Vec<_>, _>>()?;
     let targets: BTreeSet<String> = jobs.iter().map(Job::target).collect();
     // What deliveries newer than each group already wrote: one query for all groups.
-    let mut written = WrittenKeys::new();
     let mut query = QueryBuilder::<Sqlite>::new(
         "SELECT target, key, delivery_id FROM target_keys WHERE target IN (",
     );
@@ -530,15 +528,7 @@ async fn claim_due(
         list.push_bind(target.clone());
     }
     query.push(")");
-    for row in query.build().fetch_all(&mut **tx).await? {
-        let writer: String = row.try_get("delivery_id")?;
-        let writer = DeliveryId::parse(&writer)
-            .ok_or_else(|| StoreError::Corrupt(format!("bad id {writer:?}")))?;
-        written
-            .entry(row.try_get("target")?)
-            .or_default()
-            .push((writer, row.try_get("key")?));
-    }
+    let written = rows::written_keys(&query.build().fetch_all(&mut **tx).await?)?;
     Ok(ClaimedGroup::assemble(jobs, &written))
 }
 
