@@ -117,7 +117,12 @@ impl Queue {
             }
         }
         let writer = match &*store {
-            Store::Sqlite(_) => Writer::spawn(store.writer_connection().await?),
+            // Three tasks gather batches for the one SQLite writer thread, which commits what
+            // they hand it together: the next batch gathers while one commits.
+            Store::Sqlite(_) => {
+                let conn = store.writer_connection().await?;
+                Writer::spawn_split(vec![conn.clone(), conn.clone()], conn)
+            }
             Store::Postgres(_) => Writer::spawn_split(
                 vec![
                     store.writer_connection().await?,

@@ -1,7 +1,7 @@
 //! Reading `deliveries` rows into [`Job`]s, for either backend: both select the same columns
 //! with the same SQL types (text, bigint), so one decoder serves both.
 
-use sqlx::{ColumnIndex, Database, Decode, Row, Type};
+use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use crate::queue::job::{DeliveryId, Job, LastError, Status, WrittenKeys, from_ms};
 use crate::queue::store::{Gauges, StoreError};
@@ -16,48 +16,99 @@ pub(super) const PG_COLUMNS: &str = "id::text AS id, source, event_id, conversat
      run_at, received_at, updated_at, finished_at, delivered_to, last_error, last_status, last_code, \
      last_correlation_id, dead_reason";
 
+/// What the decoders read of a row, whichever driver returned it: sqlx (both backends' reads,
+/// PostgreSQL's writes) or rusqlite (SQLite's writer).
+pub(super) trait Columns {
+    fn text(&self, name: &str) -> Result<String, StoreError>;
+    fn text_opt(&self, name: &str) -> Result<Option<String>, StoreError>;
+    fn int(&self, name: &str) -> Result<i64, StoreError>;
+    fn int_opt(&self, name: &str) -> Result<Option<i64>, StoreError>;
+}
+
+/// A sqlx row seen through [`Columns`].
+struct Sqlx<'r, R>(&'r R);
+
+impl<R> Columns for Sqlx<'_, R>
+where
+    R: Row,
+    for<'a> &'a str: ColumnIndex<R>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    fn text(&self, name: &str) -> Result<String, StoreError> {
+        Ok(self.0.try_get(name)?)
+    }
+    fn text_opt(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.0.try_get(name)?)
+    }
+    fn int(&self, name: &str) -> Result<i64, StoreError> {
+        Ok(self.0.try_get(name)?)
+    }
+    fn int_opt(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self.0.try_get(name)?)
+    }
+}
+
+impl Columns for rusqlite::Row<'_> {
+    fn text(&self, name: &str) -> Result<String, StoreError> {
+        Ok(self.get(name)?)
+    }
+    fn text_opt(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.get(name)?)
+    }
+    fn int(&self, name: &str) -> Result<i64, StoreError> {
+        Ok(self.get(name)?)
+    }
+    fn int_opt(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self.get(name)?)
+    }
+}
+
+/// A job from a sqlx row holding [`COLUMNS`] (or [`PG_COLUMNS`]).
 pub(super) fn job<R>(row: &R) -> Result<Job, StoreError>
 where
     R: Row,
     for<'a> &'a str: ColumnIndex<R>,
     for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
-    R::Database: Database,
 {
-    let id: String = row.try_get("id")?;
-    let status: String = row.try_get("status")?;
-    let attributes: String = row.try_get("attributes")?;
-    let last_error: Option<String> = row.try_get("last_error")?;
-    let attempts: i64 = row.try_get("attempts")?;
+    decode_job(&Sqlx(row))
+}
+
+/// A job from any row holding [`COLUMNS`].
+pub(super) fn decode_job(row: &impl Columns) -> Result<Job, StoreError> {
+    let id = row.text("id")?;
+    let status = row.text("status")?;
+    let attributes = row.text("attributes")?;
     Ok(Job {
         id: DeliveryId::parse(&id)
             .ok_or_else(|| StoreError::Corrupt(format!("bad delivery id {id:?}")))?,
-        source: row.try_get("source")?,
-        event_id: row.try_get("event_id")?,
-        conversation_id: row.try_get("conversation_id")?,
-        participant_id: row.try_get("participant_id")?,
+        source: row.text("source")?,
+        event_id: row.text_opt("event_id")?,
+        conversation_id: row.text("conversation_id")?,
+        participant_id: row.text_opt("participant_id")?,
         attributes: serde_json::from_str(&attributes)
             .map_err(|e| StoreError::Corrupt(format!("attributes of {id}: {e}")))?,
         status: Status::parse(&status)
             .ok_or_else(|| StoreError::Corrupt(format!("status {status:?} of {id}")))?,
-        attempts: u32::try_from(attempts).unwrap_or(0),
-        run_at: from_ms(row.try_get("run_at")?),
-        received_at: from_ms(row.try_get("received_at")?),
-        updated_at: from_ms(row.try_get("updated_at")?),
-        finished_at: row.try_get::<Option<i64>, _>("finished_at")?.map(from_ms),
-        delivered_to: row.try_get("delivered_to")?,
-        last_error: match last_error {
+        attempts: u32::try_from(row.int("attempts")?).unwrap_or(0),
+        run_at: from_ms(row.int("run_at")?),
+        received_at: from_ms(row.int("received_at")?),
+        updated_at: from_ms(row.int("updated_at")?),
+        finished_at: row.int_opt("finished_at")?.map(from_ms),
+        delivered_to: row.text_opt("delivered_to")?,
+        last_error: match row.text_opt("last_error")? {
             Some(message) => Some(LastError {
                 message,
                 status: row
-                    .try_get::<Option<i64>, _>("last_status")?
+                    .int_opt("last_status")?
                     .and_then(|s| u16::try_from(s).ok()),
-                code: row.try_get("last_code")?,
-                correlation_id: row.try_get("last_correlation_id")?,
+                code: row.text_opt("last_code")?,
+                correlation_id: row.text_opt("last_correlation_id")?,
             }),
             None => None,
         },
-        dead_reason: row.try_get("dead_reason")?,
+        dead_reason: row.text_opt("dead_reason")?,
     })
 }
 
@@ -87,19 +138,28 @@ where
     R: Row,
     for<'a> &'a str: ColumnIndex<R>,
     for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
-    R::Database: Database,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
 {
     let mut written = WrittenKeys::new();
     for row in found {
-        let writer: String = row.try_get("delivery_id")?;
-        let writer = DeliveryId::parse(&writer)
-            .ok_or_else(|| StoreError::Corrupt(format!("bad id {writer:?}")))?;
-        written
-            .entry(row.try_get("target")?)
-            .or_default()
-            .push((writer, row.try_get("key")?));
+        add_written_key(&mut written, &Sqlx(row))?;
     }
     Ok(written)
+}
+
+/// Adds one `target_keys` row to `written`.
+pub(super) fn add_written_key(
+    written: &mut WrittenKeys,
+    row: &impl Columns,
+) -> Result<(), StoreError> {
+    let writer = row.text("delivery_id")?;
+    let writer = DeliveryId::parse(&writer)
+        .ok_or_else(|| StoreError::Corrupt(format!("bad id {writer:?}")))?;
+    written
+        .entry(row.text("target")?)
+        .or_default()
+        .push((writer, row.text("key")?));
+    Ok(())
 }
 
 /// What the gauges read: one row of counts (`pending`, `in_flight`, `dead`) and `oldest`.

@@ -8,7 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::job::{ClaimedGroup, DeliveryId, Filter, Finish, Inserted, Job, NewJob, Replay, Status};
 use super::postgres::PgStore;
-use super::sqlite::SqliteStore;
+use super::sqlite::{SqliteStore, SqliteWriter};
 
 /// Which store holds the jobs.
 #[derive(Clone, Debug)]
@@ -80,6 +80,12 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+impl From<rusqlite::Error> for StoreError {
+    fn from(err: rusqlite::Error) -> Self {
+        StoreError::Unavailable(err.to_string())
+    }
+}
+
 /// What one writer transaction does.
 #[derive(Debug, Default)]
 pub struct Batch {
@@ -129,9 +135,9 @@ pub enum Store {
 
 /// What the writer task writes through: SQLite's single write connection, or PostgreSQL's pool
 /// (a connection per transaction, so a database restart costs failed batches, not the writer).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum WriterConnection {
-    Sqlite(sqlx::SqliteConnection),
+    Sqlite(SqliteWriter),
     Postgres(PgStore),
 }
 
@@ -175,18 +181,18 @@ impl Store {
 
     pub async fn writer_connection(&self) -> Result<WriterConnection, StoreError> {
         match self {
-            Store::Sqlite(s) => Ok(WriterConnection::Sqlite(s.writer_connection().await?)),
+            Store::Sqlite(s) => Ok(WriterConnection::Sqlite(s.writer_connection()?)),
             Store::Postgres(s) => Ok(WriterConnection::Postgres(s.clone())),
         }
     }
 
     pub async fn write_batch(
         conn: &mut WriterConnection,
-        batch: &Batch,
+        batch: Batch,
     ) -> Result<BatchResult, StoreError> {
         match conn {
-            WriterConnection::Sqlite(c) => SqliteStore::write_batch(c, batch).await,
-            WriterConnection::Postgres(s) => s.write_batch(batch).await,
+            WriterConnection::Sqlite(w) => w.write_batch(batch).await,
+            WriterConnection::Postgres(s) => s.write_batch(&batch).await,
         }
     }
 

@@ -207,7 +207,7 @@ async fn commit(conn: &mut WriterConnection, ops: Vec<Op>) -> bool {
             }
         }
     }
-    match Store::write_batch(conn, &batch).await {
+    match Store::write_batch(conn, batch).await {
         Ok(result) => {
             let added = result
                 .inserted

@@ -28,6 +28,7 @@ pub const TOKEN_REQUESTS: &str = "bridge_genesys_token_requests_total";
 pub const RATE_BUDGET_WAIT: &str = "bridge_rate_budget_wait_seconds";
 pub const JOBS: &str = "bridge_jobs";
 pub const OLDEST_PENDING_SECONDS: &str = "bridge_oldest_pending_job_age_seconds";
+pub const BUILD_INFO: &str = "bridge_build_info";
 
 /// Renders the process's metrics in the Prometheus text format.
 #[derive(Clone, Debug)]
@@ -46,6 +47,9 @@ impl Metrics {
             match recorder {
                 Ok(handle) => {
                     describe();
+                    // Set now, so the first scrape already shows which build answers (and is
+                    // never empty before the first webhook or store reading).
+                    metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
                     handle
                 }
                 // Another recorder is installed (an embedding application's): render an empty set.
@@ -67,6 +71,10 @@ impl Metrics {
 
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_gauge!(
+        BUILD_INFO,
+        "Always 1; the label says which version of the bridge is running"
+    );
     describe_counter!(
         WEBHOOKS,
         "Webhooks received, by source and outcome (accepted, duplicate, dry_run, nothing_to_write, rejected) and reason"

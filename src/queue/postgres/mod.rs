@@ -15,6 +15,8 @@
 //! size. The pool connects lazily: the service starts while the database is down, answers 503
 //! and reports not-ready until it is back, then migrates and carries on.
 
+mod updates;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -603,7 +605,7 @@ async fn apply_delivered(
 
 /// A failed attempt's outcome: pending again (when) or dead (why), with the error.
 async fn apply_finish(tx: &mut Tx<'_>, finish: &Finish, now: i64) -> Result<(), StoreError> {
-    let Some((mut query, leases)) = sql::failure_update::<Postgres>(finish, now) else {
+    let Some((mut query, leases)) = updates::failure_update(finish, now) else {
         return apply_delivered(tx, &[finish], now).await;
     };
     if leases.is_empty() {
@@ -625,9 +627,7 @@ async fn apply_finish(tx: &mut Tx<'_>, finish: &Finish, now: i64) -> Result<(), 
 
 /// Dead letters (and only dead ones) go back to pending, due now, with a fresh attempt count.
 async fn replay(tx: &mut Tx<'_>, which: &Replay, now: i64) -> Result<u64, StoreError> {
-    let mut query = sql::replay_update::<Postgres>(which, now, |query, id| {
-        query.push_bind(id.as_uuid());
-    });
+    let mut query = updates::replay_update(which, now);
     Ok(query.build().execute(&mut **tx).await?.rows_affected())
 }
 
