@@ -26,9 +26,23 @@ pub struct AdminAccess {
 
 pub type Clock = Arc<dyn Fn() -> time::OffsetDateTime + Send + Sync>;
 
-/// What every handler can reach. Cheap to clone.
+/// What every handler can reach. axum clones it for every extractor of every request, so it is
+/// one `Arc` (an increment), not the services themselves (a string and a dozen increments each
+/// time).
+#[derive(Clone, Debug)]
+pub struct AppState(Arc<Services>);
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The services behind [`AppState`].
 #[derive(Clone)]
-pub struct AppState {
+pub struct Services {
     pub profile: String,
     pub genesys: GenesysClient,
     pub intake: Arc<Intake>,
@@ -68,9 +82,9 @@ pub struct Application {
     request_timeout: Duration,
 }
 
-impl std::fmt::Debug for AppState {
+impl std::fmt::Debug for Services {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState")
+        f.debug_struct("Services")
             .field("profile", &self.profile)
             .finish_non_exhaustive()
     }
@@ -139,7 +153,7 @@ impl Application {
             .map_err(|source| StartupError::Bind { addr, source })?;
         Ok(Self {
             listener,
-            state: AppState {
+            state: AppState(Arc::new(Services {
                 profile: settings.profile,
                 genesys,
                 intake,
@@ -149,7 +163,7 @@ impl Application {
                 clock: Arc::new(time::OffsetDateTime::now_utc),
                 metrics: crate::telemetry::metrics::Metrics::install(),
                 shutdown,
-            },
+            })),
             simulator,
             shutdown_grace: settings.server.shutdown_grace,
             request_timeout: settings.server.request_timeout,
@@ -158,7 +172,7 @@ impl Application {
 
     /// Replaces the wall clock the intake checks signature timestamps against.
     pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.state.clock = clock;
+        Arc::make_mut(&mut self.state.0).clock = clock;
         self
     }
 
