@@ -174,7 +174,8 @@ pub async fn replay_one(
     Ok(Json(json!({ "replayed": replayed, "delivery_id": id })))
 }
 
-/// `POST /deliveries/replay?source=NAME`: every dead letter (of that source).
+/// `POST /deliveries/replay?source=NAME&limit=N`: every dead letter (of that source), or the
+/// oldest N.
 pub async fn replay_many(
     _: Admin,
     State(state): State<AppState>,
@@ -187,14 +188,25 @@ pub async fn replay_many(
             "only dead letters are replayed: leave status out or say status=dead",
         ));
     }
+    if params.cursor.is_some() {
+        return Err(bad_param(
+            "cursor",
+            "a replay is not paged: limit=N replays the oldest N dead letters, and the next call the next N",
+        ));
+    }
+    let source = params.filter.source;
     let replayed = state
         .queue
-        .replay(Replay::Matching(params.filter.clone()))
+        .replay(Replay::Dead {
+            source: source.clone(),
+            limit: params.limit,
+        })
         .await
         .map_err(store_problem)?;
     tracing::info!(
         replayed,
-        source = params.filter.source.as_deref(),
+        source = source.as_deref(),
+        limit = params.limit,
         at = to_ms(SystemTime::now()),
         "dead letters replayed in bulk"
     );
@@ -209,11 +221,12 @@ struct Params {
 }
 
 impl Params {
+    /// Reads `query` as a form (`%20` and `+` are spaces).
     fn parse(query: Option<&str>) -> Result<Self, Problem> {
         let mut params = Params::default();
-        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            match name {
+        for (name, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+            let value = value.as_ref();
+            match name.as_ref() {
                 "status" => {
                     params.filter.status = Some(Status::parse(value).ok_or_else(|| {
                         bad_param(
@@ -290,4 +303,37 @@ fn not_found(id: DeliveryId) -> Problem {
             "no delivery {id} (finished deliveries are forgotten after queue.idempotency_window)"
         ),
     )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn problem_parameter(query: &str) -> String {
+        let problem = Params::parse(Some(query)).expect_err(query);
+        let body = serde_json::to_value(&problem).expect("problem as json");
+        body["parameter"].as_str().unwrap_or_default().to_owned()
+    }
+
+    #[test]
+    fn query_values_are_read_as_a_form() {
+        let params =
+            Params::parse(Some("status=in%5Fflight&source=my+crm%2Fus&limit=%32")).unwrap();
+        assert_eq!(params.filter.status, Some(Status::InFlight));
+        assert_eq!(params.filter.source.as_deref(), Some("my crm/us"));
+        assert_eq!(params.limit, Some(2));
+        let none = Params::parse(None).unwrap();
+        assert!(none.filter.status.is_none() && none.limit.is_none() && none.cursor.is_none());
+    }
+
+    #[test]
+    fn a_bad_parameter_is_named() {
+        assert_eq!(problem_parameter("status=done"), "status");
+        assert_eq!(problem_parameter("limit=0"), "limit");
+        assert_eq!(problem_parameter("limit=501"), "limit");
+        assert_eq!(problem_parameter("cursor=nope"), "cursor");
+        assert_eq!(problem_parameter("sauce=crm"), "sauce");
+        assert_eq!(problem_parameter("st%61tus=done"), "status");
+    }
 }

@@ -208,11 +208,15 @@ pub struct Filter {
     pub source: Option<String>,
 }
 
-/// What a replay covers: one dead letter, or every dead letter matching a filter.
+/// What a replay covers: one dead letter, or dead letters in bulk.
 #[derive(Clone, Debug)]
 pub enum Replay {
     One(DeliveryId),
-    Matching(Filter),
+    /// The oldest dead letters first: every one, or a source's; at most `limit` when set.
+    Dead {
+        source: Option<String>,
+        limit: Option<u32>,
+    },
 }
 
 /// Jobs claimed for one target, oldest first; `superseded` are keys a later, already delivered

@@ -303,7 +303,7 @@ async fn every_ops_answer_is_documented_and_matches_its_schema() {
 
     let wrong = "Bearer not-the-admin-token";
     #[rustfmt::skip]
-    let cases: [(String, &str, u16); 21] = [
+    let cases: [(String, &str, u16); 23] = [
         ("GET /deliveries".into(), ADMIN, 200),
         ("GET /deliveries?status=dead&source=crm&limit=1".into(), ADMIN, 200),
         (format!("GET /deliveries?limit=1&cursor={cursor}"), ADMIN, 200),
@@ -324,6 +324,8 @@ async fn every_ops_answer_is_documented_and_matches_its_schema() {
         (format!("POST /deliveries/{unknown}/replay"), ADMIN, 404),
         ("POST /deliveries/replay?source=crm".into(), ADMIN, 200),
         ("POST /deliveries/replay?status=pending".into(), ADMIN, 400),
+        ("POST /deliveries/replay?source=crm&limit=10".into(), ADMIN, 200),
+        (format!("POST /deliveries/replay?cursor={cursor}"), ADMIN, 400),
         ("POST /deliveries/replay".into(), wrong, 401),
     ];
     let spec = spec();

@@ -2,8 +2,7 @@
 
 use sqlx::{Postgres, QueryBuilder};
 
-use crate::queue::job::{Filter, Finish, LastError, Lease, Replay, to_ms};
-use crate::queue::sql;
+use crate::queue::job::{Finish, LastError, Lease, Replay, to_ms};
 
 /// `, last_error = …` and the other error columns (cleared when `error` is `None`).
 fn push_error(query: &mut QueryBuilder<Postgres>, error: Option<&LastError>) {
@@ -73,13 +72,19 @@ pub(super) fn replay_update(which: &Replay, now: i64) -> QueryBuilder<Postgres> 
         Replay::One(id) => {
             query.push(" AND id = ").push_bind(id.as_uuid());
         }
-        Replay::Matching(filter) => sql::push_filter(
-            &mut query,
-            &Filter {
-                status: None,
-                ..filter.clone()
-            },
-        ),
+        Replay::Dead { source, limit } => {
+            query.push(
+                " AND id IN (SELECT id FROM deliveries WHERE dead_reason IS NOT NULL AND status = 'dead'",
+            );
+            if let Some(source) = source {
+                query.push(" AND source = ").push_bind(source.clone());
+            }
+            // LIMIT NULL: no limit.
+            query
+                .push(" ORDER BY id LIMIT ")
+                .push_bind(limit.map(i64::from))
+                .push(")");
+        }
     }
     query
 }

@@ -287,7 +287,6 @@ fn record_keys(
 }
 
 /// Dead letters (and only dead ones) go back to pending, due now, with a fresh attempt count.
-/// A bulk replay covers every dead letter, or a source's.
 fn replay(tx: &Transaction<'_>, which: &Replay, now: i64) -> Result<u64, StoreError> {
     const REPLAY: &str = "UPDATE deliveries SET status = 'pending', finished_at = NULL, dead_reason = NULL, \
          attempts = 0, run_at = ?1, updated_at = ?1 WHERE dead_reason IS NOT NULL AND status = 'dead'";
@@ -295,12 +294,14 @@ fn replay(tx: &Transaction<'_>, which: &Replay, now: i64) -> Result<u64, StoreEr
         Replay::One(id) => tx
             .prepare_cached(&format!("{REPLAY} AND id = ?2"))?
             .execute(params![now, id.to_string()])?,
-        Replay::Matching(filter) => match &filter.source {
-            Some(source) => tx
-                .prepare_cached(&format!("{REPLAY} AND source = ?2"))?
-                .execute(params![now, source])?,
-            None => tx.prepare_cached(REPLAY)?.execute([now])?,
-        },
+        // LIMIT -1: no limit.
+        Replay::Dead { source, limit } => tx
+            .prepare_cached(&format!(
+                "{REPLAY} AND id IN (SELECT id FROM deliveries \
+                 WHERE dead_reason IS NOT NULL AND status = 'dead' AND (?2 IS NULL OR source = ?2) \
+                 ORDER BY id LIMIT ?3)"
+            ))?
+            .execute(params![now, source, limit.map_or(-1, i64::from)])?,
     };
     Ok(replayed as u64)
 }

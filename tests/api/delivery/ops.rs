@@ -277,6 +277,51 @@ async fn a_bulk_replay_redelivers_every_dead_letter_of_one_source() {
     app.stop().await;
 }
 
+#[tokio::test]
+async fn a_bulk_replay_with_a_limit_takes_the_oldest_dead_letters_first() {
+    let app = spawn_app_with(SOURCES, FAST, None).await;
+    app.simulator.inject_fault(
+        Fault::new("/api/v2/conversations/*")
+            .with_method("PATCH")
+            .with_status(400)
+            .times(3),
+    );
+    let crm = Sender::for_app(&app, "crm");
+    let ops = Ops::for_app(&app);
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let conversation = format!("trickle-{i}");
+        app.call_with_customer(&conversation);
+        let id = crm
+            .accepted(&webhook(&conversation, &[("accountId", &conversation)]))
+            .await;
+        // One at a time, so their ids (arrival order) are the order they went dead in.
+        ops.dead(&id).await;
+        ids.push(id);
+    }
+
+    let (status, answer) = ops.post("/deliveries/replay?source=cr%6D&limit=2").await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["replayed"], 2, "{answer}");
+    ops.delivered(&ids[0]).await;
+    ops.delivered(&ids[1]).await;
+    let (_, still_dead) = ops.get("/deliveries?status=dead&source=crm").await;
+    let still_dead: Vec<&Value> = still_dead["items"].as_array().unwrap().iter().collect();
+    assert_eq!(still_dead.len(), 1, "{still_dead:?}");
+    assert_eq!(still_dead[0]["delivery_id"], ids[2].as_str());
+
+    let (status, answer) = ops
+        .post(&format!("/deliveries/replay?cursor={}", ids[2]))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(answer["parameter"], "cursor", "{answer}");
+
+    let (_, answer) = ops.post("/deliveries/replay?limit=2").await;
+    assert_eq!(answer["replayed"], 1, "only one was left: {answer}");
+    ops.delivered(&ids[2]).await;
+    app.stop().await;
+}
+
 fn non_empty(value: &Value) -> bool {
     value.as_str().is_some_and(|s| !s.is_empty())
 }
