@@ -91,7 +91,14 @@ fn serve(mut conn: Connection, requests: &mpsc::Receiver<Request>) {
     while let Ok(first) = requests.recv() {
         let mut held = vec![first];
         held.extend(requests.try_iter());
-        match write_batches(&mut conn, held.iter().map(|(batch, _)| batch)) {
+        let started = std::time::Instant::now();
+        let written = write_batches(&mut conn, held.iter().map(|(batch, _)| batch));
+        tracing::debug!(
+            batches = held.len(),
+            micros = started.elapsed().as_micros() as u64,
+            "sqlite transaction"
+        );
+        match written {
             Ok(results) => {
                 for ((_, reply), result) in held.into_iter().zip(results) {
                     let _ = reply.send(Ok(result));
@@ -119,7 +126,12 @@ fn write_batches<'b>(
     let results = batches
         .map(|batch| write_batch(&tx, batch, now))
         .collect::<Result<Vec<_>, _>>()?;
+    let committing = std::time::Instant::now();
     tx.commit()?;
+    tracing::debug!(
+        micros = committing.elapsed().as_micros() as u64,
+        "sqlite commit"
+    );
     Ok(results)
 }
 
