@@ -121,9 +121,9 @@ impl Queue {
             // they hand it together: the next batch gathers while one commits.
             Store::Sqlite(_) => {
                 let conn = store.writer_connection().await?;
-                Writer::spawn_split(vec![conn.clone(), conn.clone()], conn)
+                Writer::spawn(vec![conn.clone(), conn.clone()], conn)
             }
-            Store::Postgres(_) => Writer::spawn_split(
+            Store::Postgres(_) => Writer::spawn(
                 vec![
                     store.writer_connection().await?,
                     store.writer_connection().await?,

@@ -3,10 +3,11 @@
 //! claims — into one transaction, one fsync. Durability then costs one commit per batch instead
 //! of one per webhook.
 //!
-//! SQLite has one write lock, so one task does it all. PostgreSQL takes writers side by side, so
-//! there the intake gets two tasks of its own (one gathers a batch while the other's statement
-//! runs), and its commits never wait behind the workers' claims and outcomes, which touch many
-//! rows when a participant's updates coalesce.
+//! The intake gets two tasks of its own (one gathers a batch while the other's is written), and
+//! the workers' claims and outcomes a third, so neither waits for the other to gather. On
+//! PostgreSQL each task has its own connection and the three write side by side; SQLite has one
+//! write lock, so there the three hand their batches to its one writer thread, which commits
+//! the batches that arrive together in one transaction.
 
 use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 
@@ -37,37 +38,27 @@ enum Op {
     ),
 }
 
-/// Cheap to clone; every clone feeds the same writer task(s).
+/// Cheap to clone; every clone feeds the same writer tasks.
 #[derive(Clone, Debug)]
 pub struct Writer {
-    /// New jobs; everything else too when there is one task.
+    /// New jobs.
     intake: mpsc::Sender<Op>,
-    /// Outcomes, replays and claims, when they have a task of their own.
-    deliveries: Option<mpsc::Sender<Op>>,
+    /// Outcomes, replays and claims.
+    deliveries: mpsc::Sender<Op>,
     /// Signalled after a commit that added jobs: workers wake at once instead of polling.
     pub(crate) arrivals: Arc<Notify>,
 }
 
 impl Writer {
-    /// Starts one writer task for everything. It stops when every `Writer` clone is dropped,
-    /// after writing what it was given.
-    pub fn spawn(conn: WriterConnection) -> Writer {
-        let arrivals = Arc::new(Notify::new());
-        Writer {
-            intake: run(conn, Arc::clone(&arrivals)),
-            deliveries: None,
-            arrivals,
-        }
-    }
-
     /// Starts writer tasks side by side: `intake` tasks for new jobs, all taking batches from one
     /// queue, and one for the rest. With two or more intake tasks, one batch gathers (and its
-    /// callers are answered) while another's statement runs.
-    pub fn spawn_split(intake: Vec<WriterConnection>, deliveries: WriterConnection) -> Writer {
+    /// callers are answered) while another's is written. They stop when every `Writer` clone
+    /// is dropped, after writing what they were given.
+    pub fn spawn(intake: Vec<WriterConnection>, deliveries: WriterConnection) -> Writer {
         let arrivals = Arc::new(Notify::new());
         Writer {
             intake: run_shared(intake, &arrivals),
-            deliveries: Some(run(deliveries, Arc::clone(&arrivals))),
+            deliveries: run_shared(vec![deliveries], &arrivals),
             arrivals,
         }
     }
@@ -105,9 +96,9 @@ impl Writer {
     ) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
         let op = op(reply);
-        let queue = match (&op, &self.deliveries) {
-            (Op::Insert(..), _) | (_, None) => &self.intake,
-            (_, Some(deliveries)) => deliveries,
+        let queue = match &op {
+            Op::Insert(..) => &self.intake,
+            _ => &self.deliveries,
         };
         queue
             .send(op)
@@ -115,11 +106,6 @@ impl Writer {
             .map_err(|_| StoreError::WriterStopped)?;
         answer.await.map_err(|_| StoreError::WriterStopped)?
     }
-}
-
-/// One writer task on `conn`; returns its queue.
-fn run(conn: WriterConnection, notify: Arc<Notify>) -> mpsc::Sender<Op> {
-    run_shared(vec![conn], &notify)
 }
 
 /// One writer task per connection, all taking batches from the queue this returns. A task holds

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
 
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
 use crate::queue::job::{
@@ -92,7 +92,20 @@ fn serve(mut conn: Connection, requests: &mpsc::Receiver<Request>) {
         let mut held = vec![first];
         held.extend(requests.try_iter());
         let started = std::time::Instant::now();
-        let written = write_batches(&mut conn, held.iter().map(|(batch, _)| batch));
+        // A bug that panics fails these batches, not the thread: the transaction rolls back as
+        // the panic unwinds, and the next batches are written as usual.
+        let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            write_batches(&mut conn, held.iter().map(|(batch, _)| batch))
+        }))
+        .unwrap_or_else(|panic| {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(panic = %why, "the SQLite writer panicked; its batches were not written");
+            Err(StoreError::Unavailable(format!("the writer panicked: {why}")))
+        });
         tracing::debug!(
             batches = held.len(),
             micros = started.elapsed().as_micros() as u64,
@@ -101,7 +114,7 @@ fn serve(mut conn: Connection, requests: &mpsc::Receiver<Request>) {
         match written {
             Ok(results) => {
                 for ((_, reply), result) in held.into_iter().zip(results) {
-                    let _ = reply.send(Ok(result));
+                    let _ = reply.send(result);
                 }
             }
             Err(err) => {
@@ -113,19 +126,29 @@ fn serve(mut conn: Connection, requests: &mpsc::Receiver<Request>) {
     }
 }
 
-/// Everything in `batches`, in one transaction; a result per batch.
+/// Everything in `batches`, in one transaction; a result per batch. Each batch has a savepoint
+/// of its own, so one that fails (a claim that meets an unreadable row, say) is rolled back and
+/// answered with its error while the others commit: the intake's batches never fail for the
+/// workers'. `Err` when the transaction itself fails: then nothing was written.
 fn write_batches<'b>(
     conn: &mut Connection,
     batches: impl Iterator<Item = &'b Batch>,
-) -> Result<Vec<BatchResult>, StoreError> {
+) -> Result<Vec<Result<BatchResult, StoreError>>, StoreError> {
     // IMMEDIATE: take the write lock up front. A deferred transaction that reads first and then
     // meets another connection's write (a readiness probe, the purge) fails at once with
     // "database is locked" instead of waiting out busy_timeout.
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let now = to_ms(SystemTime::now());
-    let results = batches
-        .map(|batch| write_batch(&tx, batch, now))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut results = Vec::new();
+    for batch in batches {
+        let savepoint = tx.savepoint()?;
+        let result = write_batch(&savepoint, batch, now);
+        if result.is_ok() {
+            savepoint.commit()?;
+        }
+        // Dropped without commit: rolled back to where the batch began.
+        results.push(result);
+    }
     let committing = std::time::Instant::now();
     tx.commit()?;
     tracing::debug!(
@@ -135,7 +158,7 @@ fn write_batches<'b>(
     Ok(results)
 }
 
-fn write_batch(tx: &Transaction<'_>, batch: &Batch, now: i64) -> Result<BatchResult, StoreError> {
+fn write_batch(tx: &Connection, batch: &Batch, now: i64) -> Result<BatchResult, StoreError> {
     let mut result = BatchResult {
         inserted: insert(tx, &batch.inserts, now)?,
         ..BatchResult::default()
@@ -163,7 +186,7 @@ fn parse_id(text: &str) -> Result<DeliveryId, StoreError> {
 
 /// Stores each job unless its idempotency key is taken — by an earlier job, or by one earlier
 /// in this batch — in which case it is a duplicate of that one.
-fn insert(tx: &Transaction<'_>, jobs: &[NewJob], now: i64) -> Result<Vec<Inserted>, StoreError> {
+fn insert(tx: &Connection, jobs: &[NewJob], now: i64) -> Result<Vec<Inserted>, StoreError> {
     let mut add = tx.prepare_cached(
         "INSERT INTO deliveries (id, idempotency_key, source, event_id, conversation_id, participant_id, \
          target, attributes, status, run_at, received_at, updated_at) \
@@ -205,7 +228,7 @@ fn insert(tx: &Transaction<'_>, jobs: &[NewJob], now: i64) -> Result<Vec<Inserte
 
 /// Records an attempt's outcome on the jobs still under its leases: one whose lease ran out and
 /// that was claimed again belongs to that later attempt.
-fn apply_finish(tx: &Transaction<'_>, finish: &Finish, now: i64) -> Result<(), StoreError> {
+fn apply_finish(tx: &Connection, finish: &Finish, now: i64) -> Result<(), StoreError> {
     const HELD: &str = "WHERE id = ?1 AND attempts = ?2 AND status = 'in_flight'";
     match finish {
         Finish::Delivered {
@@ -280,7 +303,7 @@ fn apply_finish(tx: &Transaction<'_>, finish: &Finish, now: i64) -> Result<(), S
 
 /// Remembers, per key, the newest delivered job that wrote it.
 fn record_keys(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     target: &str,
     keys: &[String],
     newest: DeliveryId,
@@ -299,7 +322,7 @@ fn record_keys(
 }
 
 /// Dead letters (and only dead ones) go back to pending, due now, with a fresh attempt count.
-fn replay(tx: &Transaction<'_>, which: &Replay, now: i64) -> Result<u64, StoreError> {
+fn replay(tx: &Connection, which: &Replay, now: i64) -> Result<u64, StoreError> {
     const REPLAY: &str = "UPDATE deliveries SET status = 'pending', finished_at = NULL, dead_reason = NULL, \
          attempts = 0, run_at = ?1, updated_at = ?1 WHERE dead_reason IS NOT NULL AND status = 'dead'";
     let replayed = match which {
@@ -321,7 +344,7 @@ fn replay(tx: &Transaction<'_>, which: &Replay, now: i64) -> Result<u64, StoreEr
 /// Leases `target`'s due jobs, oldest first: the jobs behind a head being claimed, or those that
 /// became due while its delivery was under way (a top-up).
 fn claim_target(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     target: &str,
     lease: Duration,
     now: i64,
@@ -344,7 +367,7 @@ fn claim_target(
 /// Leases the due jobs that head their target's queue, together with every due job behind them
 /// for the same target (they go out as one PATCH).
 fn claim_due(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     &ClaimRequest {
         limit,
         lease,
@@ -383,4 +406,85 @@ fn claim_due(
         }
     }
     Ok(ClaimedGroup::assemble(jobs, &written))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::queue::sqlite::SqliteStore;
+
+    /// Two batches in one transaction, the first of which fails (a claim meets a row it cannot
+    /// read): the second is written, and nothing of the first is.
+    #[tokio::test]
+    async fn a_failing_batch_is_rolled_back_alone() {
+        let dir = std::env::temp_dir().join(format!("bridge-writer-{}", uuid::Uuid::new_v4()));
+        let store = SqliteStore::open(&dir).await.expect("open");
+        store.migrate().await.expect("migrate");
+        sqlx::raw_sql(
+            "INSERT INTO deliveries (id, idempotency_key, source, event_id, conversation_id, target, \
+                                     attributes, status, run_at, received_at, updated_at) \
+             VALUES ('0190f0c4-9f7e-7000-8000-000000000001', 'crm:event:bad', 'crm', 'bad', 'c1', \
+                     'c1/*', 'not json', 'pending', 0, 0, 0)",
+        )
+        .execute(&store.readers)
+        .await
+        .expect("an unreadable job");
+        let claim = Batch {
+            claim: Some(ClaimRequest {
+                limit: 10,
+                lease: Duration::from_secs(30),
+                expire_leases: false,
+            }),
+            ..Batch::default()
+        };
+        let job = NewJob {
+            id: DeliveryId::new(),
+            idempotency_key: "crm:event:good".to_owned(),
+            source: "crm".to_owned(),
+            event_id: Some("good".to_owned()),
+            conversation_id: "c2".to_owned(),
+            participant_id: None,
+            attributes: [("k".to_owned(), "v".to_owned())].into(),
+            received_at: SystemTime::now(),
+            replay_key: None,
+        };
+        let intake = Batch {
+            inserts: vec![job.clone()],
+            ..Batch::default()
+        };
+
+        let mut conn = Connection::open(dir.join("bridge.db")).expect("connection");
+        let results = write_batches(&mut conn, [&claim, &intake].into_iter()).expect("committed");
+
+        assert!(
+            matches!(&results[0], Err(StoreError::Corrupt(_))),
+            "{:?}",
+            results[0]
+        );
+        let inserted = &results[1].as_ref().expect("the intake's batch").inserted;
+        assert_eq!(inserted, &vec![Inserted::New(job.id)]);
+        let (status, attempts): (String, i64) = conn
+            .query_row(
+                "SELECT status, attempts FROM deliveries WHERE event_id = 'bad'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("the unreadable job");
+        assert_eq!(
+            (status.as_str(), attempts),
+            ("pending", 0),
+            "the claim was undone"
+        );
+        let stored: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM deliveries WHERE idempotency_key = 'crm:event:good'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("count");
+        assert_eq!(stored, 1);
+        drop(conn);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
