@@ -199,6 +199,9 @@ pub enum Finish {
         reason: String,
         error: Option<LastError>,
     },
+    /// Not finished when the process stopped: pending again at once, with its attempt counted
+    /// and its run time and last error as they were (another replica, or the next start, takes it).
+    Released { leases: Vec<Lease> },
 }
 
 /// Which jobs a listing or a bulk replay covers.

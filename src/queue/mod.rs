@@ -149,6 +149,7 @@ impl Queue {
             participants: Arc::clone(&self.participants),
             waiters: Arc::clone(&self.waiters),
             settings: Arc::clone(&self.settings),
+            held: Arc::default(),
         };
         if self.store.is_shared() {
             tokio::spawn(throttle::share(

@@ -2,8 +2,8 @@
 //! the outcome. Woken by every commit that adds jobs; otherwise it looks again every
 //! `poll_interval` for retries that came due.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -28,7 +28,39 @@ pub(super) struct Deliverer {
     pub participants: Arc<ParticipantCache>,
     pub waiters: Arc<Waiters>,
     pub settings: Arc<QueueSettings>,
+    pub held: Arc<Held>,
 }
+
+/// The leases of the deliveries under way, so that those still unfinished when the shutdown
+/// grace period ends can be put back to pending.
+#[derive(Debug, Default)]
+pub(super) struct Held(Mutex<HashMap<DeliveryId, Lease>>);
+
+impl Held {
+    fn add(&self, leases: &[Lease]) {
+        if let Ok(mut held) = self.0.lock() {
+            held.extend(leases.iter().map(|l| (l.id, *l)));
+        }
+    }
+
+    fn remove(&self, leases: &[Lease]) {
+        if let Ok(mut held) = self.0.lock() {
+            for lease in leases {
+                held.remove(&lease.id);
+            }
+        }
+    }
+
+    fn take(&self) -> Vec<Lease> {
+        self.0
+            .lock()
+            .map(|mut held| held.drain().map(|(_, l)| l).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// How long a stopping process waits to put its unfinished deliveries back.
+const RELEASE_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How long a busy loop lets free slots gather before it claims again.
 const CLAIM_GATHER: std::time::Duration = std::time::Duration::from_millis(2);
@@ -39,7 +71,7 @@ const CLAIM_GATHER: std::time::Duration = std::time::Duration::from_millis(2);
 const LEASE_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Runs until `shutdown`; then waits (up to `grace`) for deliveries under way. Jobs it did not
-/// finish stay leased and are taken back at the next start.
+/// finish are put back to pending: another replica takes them at once, or the next start does.
 pub(super) async fn run(deliverer: Deliverer, shutdown: CancellationToken) {
     let slots = Arc::new(Semaphore::new(deliverer.settings.workers.max(1)));
     let tasks = TaskTracker::new();
@@ -108,10 +140,36 @@ pub(super) async fn run(deliverer: Deliverer, shutdown: CancellationToken) {
         .await
         .is_err()
     {
-        tracing::warn!(
-            unfinished = tasks.len(),
-            "deliveries still under way at the deadline stay leased and resume at the next start"
-        );
+        release_unfinished(&deliverer, tasks.len()).await;
+    }
+}
+
+/// Puts the jobs of deliveries still under way back to pending. One that finishes meanwhile
+/// either records its outcome first (the release then finds nothing held) or finds its jobs
+/// pending and records nothing: they are delivered again, at least once as always.
+async fn release_unfinished(deliverer: &Deliverer, deliveries: usize) {
+    let leases = deliverer.held.take();
+    let jobs = leases.len();
+    let released = tokio::time::timeout(
+        RELEASE_WITHIN,
+        deliverer.writer.finish(Finish::Released { leases }),
+    )
+    .await;
+    match released {
+        Ok(Ok(())) => tracing::warn!(
+            deliveries,
+            jobs,
+            "deliveries still under way at the deadline: their jobs are pending again"
+        ),
+        Ok(Err(err)) => tracing::warn!(
+            deliveries, jobs, error = %err,
+            "deliveries still under way at the deadline stay leased: due again when the lease runs out, or at the next start"
+        ),
+        Err(_) => tracing::warn!(
+            deliveries,
+            jobs,
+            "deliveries still under way at the deadline stay leased (the store did not answer in time): due again when the lease runs out, or at the next start"
+        ),
     }
 }
 
@@ -121,6 +179,7 @@ async fn deliver(d: Deliverer, group: ClaimedGroup, _slot: OwnedSemaphorePermit)
         return;
     };
     let mut leases: Vec<Lease> = group.jobs.iter().map(Lease::of).collect();
+    d.held.add(&leases);
     let span = tracing::info_span!(
         "delivery", delivery_id = %first.id, jobs = leases.len(), source = %first.source,
         conversation_id = %first.conversation_id
@@ -186,7 +245,9 @@ async fn deliver(d: Deliverer, group: ClaimedGroup, _slot: OwnedSemaphorePermit)
                 }
             }
         };
-        if let Err(err) = d.writer.finish(finish).await {
+        let recorded = d.writer.finish(finish).await;
+        d.held.remove(&leases);
+        if let Err(err) = recorded {
             // The lease runs out and the jobs are delivered again: at least once, never lost.
             tracing::error!(error = %err, "cannot record the outcome; the jobs will be retried when their lease expires");
             return;
@@ -231,6 +292,7 @@ async fn write(
                     Ok(later) => {
                         for job in later {
                             leases.push(Lease::of(&job));
+                            d.held.add(&[Lease::of(&job)]);
                             attributes.extend(job.attributes);
                         }
                     }

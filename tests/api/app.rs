@@ -39,6 +39,8 @@ pub struct TestApp {
     pub sim_url: String,
     pub http: reqwest::Client,
     pub config_dir: PathBuf,
+    /// Where its jobs are.
+    pub store: TestStore,
     shutdown: CancellationToken,
     server: Option<JoinHandle<()>>,
 }
@@ -83,6 +85,7 @@ pub async fn spawn_app_with(sources: &str, env: &[(&str, &str)], clock: Option<C
         sim_url,
         http: reqwest::Client::new(),
         config_dir,
+        store,
         shutdown,
         server: Some(server),
     }
@@ -159,6 +162,16 @@ impl TestApp {
         if let Some(server) = self.server.take() {
             let _ = server.await;
         }
+    }
+
+    /// Stops the bridge (as [`TestApp::stop`]) and reads delivery `id` as it left it in the
+    /// store, before the app's files go.
+    pub async fn stop_and_read(mut self, id: &str) -> Option<genesys_bridge::queue::Job> {
+        self.shutdown.cancel();
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        self.store.job(id).await
     }
 
     /// Posts `body` to `url` with exactly `headers` (in order, repeats kept), as a sender would.

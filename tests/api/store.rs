@@ -9,6 +9,7 @@ use std::io::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
+use genesys_bridge::queue::{DeliveryId, Job, PostgresSettings, Store, StoreSettings};
 use sqlx::{AssertSqlSafe, Connection as _, PgConnection};
 
 /// The database the PostgreSQL suite creates its schemas in.
@@ -25,6 +26,7 @@ pub enum Backend {
 #[derive(Clone, Debug)]
 pub struct TestStore {
     env: Vec<(String, String)>,
+    settings: StoreSettings,
 }
 
 impl TestStore {
@@ -32,22 +34,38 @@ impl TestStore {
     /// or a fresh PostgreSQL schema (the data directory is still `dir/data`, so nothing lands
     /// in the working directory whatever the backend writes there).
     pub async fn create(dir: &Path) -> Self {
+        let data_dir = dir.join("data");
         let mut env = vec![(
             "BRIDGE__QUEUE__DATA_DIR".to_owned(),
-            dir.join("data").to_string_lossy().into_owned(),
+            data_dir.to_string_lossy().into_owned(),
         )];
+        let mut settings = StoreSettings::Sqlite { data_dir };
         if crate::BACKEND == Backend::Postgres {
-            let url = database_url();
-            let schema = create_schema(&url).await;
+            let url = with_schema(&database_url(), &create_schema(&database_url()).await);
             env.push(("BRIDGE__STORE__BACKEND".to_owned(), "postgres".to_owned()));
-            env.push(("BRIDGE__STORE__URL".to_owned(), with_schema(&url, &schema)));
+            env.push(("BRIDGE__STORE__URL".to_owned(), url.clone()));
+            settings = StoreSettings::Postgres(PostgresSettings {
+                url: url.into(),
+                password: None,
+                max_connections: 2,
+                connect_timeout: Duration::from_secs(5),
+            });
         }
-        Self { env }
+        Self { env, settings }
     }
 
     /// The `BRIDGE__…` variables that point the bridge at this store.
     pub fn env(&self) -> &[(String, String)] {
         &self.env
+    }
+
+    /// Delivery `id` as the store holds it, read without a bridge (one that stopped, say).
+    pub async fn job(&self, id: &str) -> Option<Job> {
+        let store = Store::open(&self.settings, "test")
+            .await
+            .expect("the store opens");
+        let id = DeliveryId::parse(id).expect("a delivery id");
+        store.get(id).await.expect("the store answers")
     }
 }
 

@@ -17,9 +17,9 @@ fn push_error(query: &mut QueryBuilder<Postgres>, error: Option<&LastError>) {
         .push_bind(error.and_then(|e| e.correlation_id.clone()));
 }
 
-/// `UPDATE deliveries SET …` for a failed attempt — pending again (when) or dead (why), with
-/// the error — and the leases it covers; `None` for a delivered outcome, which each store
-/// records its own way. The caller adds which rows.
+/// `UPDATE deliveries SET …` for an attempt that did not deliver — pending again (when) or dead
+/// (why), with the error, or released unfinished — and the leases it covers; `None` for a
+/// delivered outcome, which is recorded its own way. The caller adds which rows.
 pub(super) fn failure_update(
     finish: &Finish,
     now: i64,
@@ -51,6 +51,10 @@ pub(super) fn failure_update(
                 .push(", dead_reason = ")
                 .push_bind(reason.clone());
             push_error(&mut query, error.as_ref());
+            leases
+        }
+        Finish::Released { leases } => {
+            query.push(", status = 'pending'");
             leases
         }
     };

@@ -297,6 +297,14 @@ fn apply_finish(tx: &Connection, finish: &Finish, now: i64) -> Result<(), StoreE
                 ])?;
             }
         }
+        Finish::Released { leases } => {
+            let mut release = tx.prepare_cached(&format!(
+                "UPDATE deliveries SET lease_until = NULL, status = 'pending', updated_at = ?3 {HELD}"
+            ))?;
+            for lease in leases {
+                release.execute(params![lease.id.to_string(), lease.attempt, now])?;
+            }
+        }
     }
     Ok(())
 }

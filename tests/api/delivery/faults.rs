@@ -1,5 +1,6 @@
 //! Faults on the Genesys side delay deliveries but lose none: a 503 outage, a 429 storm waited
-//! out; a participant's updates land in order, coalesced; `Prefer: wait` answers with the outcome.
+//! out, a write still under way when the bridge stops; a participant's updates land in order,
+//! coalesced; `Prefer: wait` answers with the outcome.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -158,6 +159,28 @@ async fn a_429_storm_is_waited_out_never_retried_before_retry_after() {
     );
     assert!(started.elapsed() >= Duration::from_secs(2));
     app.stop().await;
+}
+
+/// A stopping bridge gives deliveries under way `server.shutdown_grace` to finish; one that
+/// does not finish in time is put back to pending (another replica takes it at once), not left
+/// leased until its lease runs out.
+#[tokio::test]
+async fn a_delivery_unfinished_at_the_shutdown_deadline_is_pending_again() {
+    let env = [FAST, &[("BRIDGE__SERVER__SHUTDOWN_GRACE", "300ms")]].concat();
+    let app = spawn_app_with(SOURCES, &env, None).await;
+    app.call_with_customer("drain-1");
+    app.simulator.inject_fault(
+        Fault::new("/api/v2/conversations/drain-1/*")
+            .with_method("PATCH")
+            .with_latency_ms(2_000),
+    );
+    let id = Sender::for_app(&app, "crm")
+        .accepted(&webhook("drain-1", &[("accountId", "ACC-DRAIN")]))
+        .await;
+    Ops::for_app(&app).await_status(&id, "in_flight").await;
+    let job = app.stop_and_read(&id).await.expect("the job is kept");
+    assert_eq!(job.status.as_str(), "pending", "{job:?}");
+    assert_eq!(job.attempts, 1, "the attempt under way counts: {job:?}");
 }
 
 // ---- order, coalescing, Prefer: wait ----------------------------------------------------------
