@@ -95,7 +95,8 @@ fn serve(mut conn: Connection, requests: &mpsc::Receiver<Request>) {
         // A bug that panics fails these batches, not the thread: the transaction rolls back as
         // the panic unwinds, and the next batches are written as usual.
         let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            write_batches(&mut conn, held.iter().map(|(batch, _)| batch))
+            let batches: Vec<&Batch> = held.iter().map(|(batch, _)| batch).collect();
+            write_batches(&mut conn, &batches)
         }))
         .unwrap_or_else(|panic| {
             let why = panic
@@ -126,29 +127,44 @@ fn serve(mut conn: Connection, requests: &mpsc::Receiver<Request>) {
     }
 }
 
-/// Everything in `batches`, in one transaction; a result per batch. Each batch has a savepoint
-/// of its own, so one that fails (a claim that meets an unreadable row, say) is rolled back and
-/// answered with its error while the others commit: the intake's batches never fail for the
-/// workers'. `Err` when the transaction itself fails: then nothing was written.
-fn write_batches<'b>(
+/// Everything in `batches`, in one transaction; a result per batch. Should that transaction fail
+/// (a claim meeting a row it cannot read, say), nothing of it was written, and each batch is
+/// written again in a transaction of its own: only the one at fault answers with its error, and
+/// the intake's batches never fail for the workers'. (Savepoints would isolate them without the
+/// second try, but SQLite then copies every page a batch first touches into a sub-journal: six
+/// max runs gave a median of 11,987 webhooks/s (10,933 to 12,555), against 13,895 over ten
+/// runs of this way (12,085 to 14,993).) `Err` when even that fails.
+fn write_batches(
     conn: &mut Connection,
-    batches: impl Iterator<Item = &'b Batch>,
+    batches: &[&Batch],
 ) -> Result<Vec<Result<BatchResult, StoreError>>, StoreError> {
+    match write_together(conn, batches) {
+        Ok(results) => Ok(results.into_iter().map(Ok).collect()),
+        Err(err) if batches.len() == 1 => Ok(vec![Err(err)]),
+        Err(err) => {
+            tracing::warn!(batches = batches.len(), error = %err, "a shared transaction failed; writing its batches one by one");
+            Ok(batches
+                .iter()
+                .map(|batch| write_together(conn, &[batch]).map(|mut r| r.remove(0)))
+                .collect())
+        }
+    }
+}
+
+/// `batches` in one transaction.
+fn write_together(
+    conn: &mut Connection,
+    batches: &[&Batch],
+) -> Result<Vec<BatchResult>, StoreError> {
     // IMMEDIATE: take the write lock up front. A deferred transaction that reads first and then
     // meets another connection's write (a readiness probe, the purge) fails at once with
     // "database is locked" instead of waiting out busy_timeout.
-    let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let now = to_ms(SystemTime::now());
-    let mut results = Vec::new();
-    for batch in batches {
-        let savepoint = tx.savepoint()?;
-        let result = write_batch(&savepoint, batch, now);
-        if result.is_ok() {
-            savepoint.commit()?;
-        }
-        // Dropped without commit: rolled back to where the batch began.
-        results.push(result);
-    }
+    let results = batches
+        .iter()
+        .map(|batch| write_batch(&tx, batch, now))
+        .collect::<Result<Vec<_>, _>>()?;
     let committing = std::time::Instant::now();
     tx.commit()?;
     tracing::debug!(
@@ -422,8 +438,8 @@ mod tests {
     use super::*;
     use crate::queue::sqlite::SqliteStore;
 
-    /// Two batches in one transaction, the first of which fails (a claim meets a row it cannot
-    /// read): the second is written, and nothing of the first is.
+    /// Two batches handed over together, the first of which fails (a claim meets a row it
+    /// cannot read): the second is written, and nothing of the first is.
     #[tokio::test]
     async fn a_failing_batch_is_rolled_back_alone() {
         let dir = std::env::temp_dir().join(format!("bridge-writer-{}", uuid::Uuid::new_v4()));
@@ -463,7 +479,7 @@ mod tests {
         };
 
         let mut conn = Connection::open(dir.join("bridge.db")).expect("connection");
-        let results = write_batches(&mut conn, [&claim, &intake].into_iter()).expect("committed");
+        let results = write_batches(&mut conn, &[&claim, &intake]).expect("written");
 
         assert!(
             matches!(&results[0], Err(StoreError::Corrupt(_))),
