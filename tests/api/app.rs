@@ -158,20 +158,21 @@ impl TestApp {
 
     /// Stops the server as SIGTERM would, and waits for it.
     pub async fn stop(mut self) {
-        self.shutdown.cancel();
-        if let Some(server) = self.server.take() {
-            let _ = server.await;
-        }
+        self.halt().await;
     }
 
     /// Stops the bridge (as [`TestApp::stop`]) and reads delivery `id` as it left it in the
     /// store, before the app's files go.
     pub async fn stop_and_read(mut self, id: &str) -> Option<genesys_bridge::queue::Job> {
+        self.halt().await;
+        self.store.job(id).await
+    }
+
+    async fn halt(&mut self) {
         self.shutdown.cancel();
         if let Some(server) = self.server.take() {
             let _ = server.await;
         }
-        self.store.job(id).await
     }
 
     /// Posts `body` to `url` with exactly `headers` (in order, repeats kept), as a sender would.
