@@ -291,8 +291,9 @@ async fn write(
                 match d.writer.top_up(target.to_owned(), d.settings.lease).await {
                     Ok(later) => {
                         for job in later {
-                            leases.push(Lease::of(&job));
-                            d.held.add(&[Lease::of(&job)]);
+                            let lease = Lease::of(&job);
+                            d.held.add(&[lease]);
+                            leases.push(lease);
                             attributes.extend(job.attributes);
                         }
                     }

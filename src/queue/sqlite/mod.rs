@@ -191,16 +191,40 @@ impl SqliteStore {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::queue::job::NewJob;
     use crate::queue::store::{Batch, ClaimRequest};
 
+    /// A store in a directory of its own; `migrated` applies the migrations.
+    pub(in crate::queue::sqlite) async fn temp_store(migrated: bool) -> (SqliteStore, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("bridge-sqlite-{}", uuid::Uuid::new_v4()));
+        let store = SqliteStore::open(&dir).await.expect("open");
+        if migrated {
+            store.migrate().await.expect("migrate");
+        }
+        (store, dir)
+    }
+
+    /// A new job from `crm` for conversation `conversation`, writing `k` = `value`.
+    pub(in crate::queue::sqlite) fn new_job(key: &str, conversation: &str, value: &str) -> NewJob {
+        NewJob {
+            id: DeliveryId::new(),
+            idempotency_key: format!("crm:event:{key}"),
+            source: "crm".to_owned(),
+            event_id: Some(key.to_owned()),
+            conversation_id: conversation.to_owned(),
+            participant_id: None,
+            attributes: [("k".to_owned(), value.to_owned())].into(),
+            received_at: SystemTime::now(),
+            replay_key: None,
+        }
+    }
+
     /// A file written by a bridge from before migration 2, with a job still pending in it.
     #[tokio::test]
     async fn a_file_left_at_version_1_with_jobs_in_it_is_upgraded_in_place() {
-        let dir = std::env::temp_dir().join(format!("bridge-sqlite-{}", uuid::Uuid::new_v4()));
-        let store = SqliteStore::open(&dir).await.expect("open");
+        let (store, dir) = temp_store(false).await;
         sqlx::raw_sql(AssertSqlSafe(MIGRATIONS[0].1))
             .execute(&store.readers)
             .await
@@ -235,9 +259,7 @@ mod tests {
     /// Sustained writes with checkpoints running beside them, as under a long burst.
     #[tokio::test]
     async fn the_write_ahead_log_stays_bounded_under_sustained_writes() {
-        let dir = std::env::temp_dir().join(format!("bridge-sqlite-{}", uuid::Uuid::new_v4()));
-        let store = SqliteStore::open(&dir).await.expect("open");
-        store.migrate().await.expect("migrate");
+        let (store, dir) = temp_store(true).await;
         let mut conn = store.writer_connection().expect("writer");
         let store = std::sync::Arc::new(store);
         let checkpoints = tokio::spawn({
@@ -251,17 +273,7 @@ mod tests {
         });
         for batch in 0..600 {
             let inserts = (0..64)
-                .map(|i| NewJob {
-                    id: DeliveryId::new(),
-                    idempotency_key: format!("crm:event:{batch}-{i}"),
-                    source: "crm".to_owned(),
-                    event_id: None,
-                    conversation_id: format!("c{i}"),
-                    participant_id: None,
-                    attributes: [("k".to_owned(), "v".repeat(400))].into(),
-                    received_at: SystemTime::now(),
-                    replay_key: None,
-                })
+                .map(|i| new_job(&format!("{batch}-{i}"), &format!("c{i}"), &"v".repeat(400)))
                 .collect();
             let batch = Batch {
                 inserts,

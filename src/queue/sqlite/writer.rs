@@ -436,15 +436,13 @@ fn claim_due(
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::queue::sqlite::SqliteStore;
+    use crate::queue::sqlite::tests::{new_job, temp_store};
 
     /// Two batches handed over together, the first of which fails (a claim meets a row it
     /// cannot read): the second is written, and nothing of the first is.
     #[tokio::test]
     async fn a_failing_batch_is_rolled_back_alone() {
-        let dir = std::env::temp_dir().join(format!("bridge-writer-{}", uuid::Uuid::new_v4()));
-        let store = SqliteStore::open(&dir).await.expect("open");
-        store.migrate().await.expect("migrate");
+        let (store, dir) = temp_store(true).await;
         sqlx::raw_sql(
             "INSERT INTO deliveries (id, idempotency_key, source, event_id, conversation_id, target, \
                                      attributes, status, run_at, received_at, updated_at) \
@@ -462,17 +460,7 @@ mod tests {
             }),
             ..Batch::default()
         };
-        let job = NewJob {
-            id: DeliveryId::new(),
-            idempotency_key: "crm:event:good".to_owned(),
-            source: "crm".to_owned(),
-            event_id: Some("good".to_owned()),
-            conversation_id: "c2".to_owned(),
-            participant_id: None,
-            attributes: [("k".to_owned(), "v".to_owned())].into(),
-            received_at: SystemTime::now(),
-            replay_key: None,
-        };
+        let job = new_job("good", "c2", "v");
         let intake = Batch {
             inserts: vec![job.clone()],
             ..Batch::default()
