@@ -2,6 +2,7 @@
 //! survives a power cut. The queue's writes go through one connection on a thread of its own
 //! ([`SqliteWriter`]); reads use a small sqlx pool (WAL lets them run beside the writer).
 
+mod open_jobs;
 mod writer;
 
 pub use writer::SqliteWriter;
@@ -21,6 +22,7 @@ use super::store::{Gauges, StoreError};
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("0001_deliveries.sql")),
     (2, include_str!("0002_queue_indexes.sql")),
+    (3, include_str!("0003_open_jobs.sql")),
 ];
 
 #[derive(Debug)]
@@ -233,7 +235,7 @@ pub(super) mod tests {
             .execute(&store.readers)
             .await
             .expect("a job from before");
-        assert_eq!(store.migrate().await.expect("upgrade"), vec![2]);
+        assert_eq!(store.migrate().await.expect("upgrade"), vec![2, 3]);
         let mut conn = store.writer_connection().expect("writer");
         let claim = ClaimRequest {
             limit: 10,

@@ -12,9 +12,10 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
 
-use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, Params, Statement, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
+use super::open_jobs::OpenJobs;
 use crate::queue::job::{
     ClaimedGroup, DeliveryId, Finish, Inserted, Job, NewJob, Replay, Status, WrittenKeys, to_ms,
 };
@@ -38,7 +39,8 @@ pub struct SqliteWriter {
 }
 
 impl SqliteWriter {
-    /// Opens the database file (already created and migrated) for writing, and starts the thread.
+    /// Opens the database file (already created and migrated, its leftover leases taken back)
+    /// for writing, reads the queue order of its open jobs, and starts the thread.
     ///
     /// The connection gets a larger page cache than the readers (16 MiB; the default is 2 MiB):
     /// it re-reads index pages on every commit, and each page it holds saves a system call.
@@ -66,10 +68,14 @@ impl SqliteWriter {
         conn.pragma_update(None, "cache_size", -16_384)?;
         conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)?;
         conn.set_prepared_statement_cache_capacity(32);
+        let open = OpenJobs::load(&conn)?;
+        if open.len() > 0 {
+            tracing::info!(jobs = open.len(), "open jobs read from the store");
+        }
         let (batches, requests) = mpsc::channel::<Request>();
         std::thread::Builder::new()
             .name("sqlite-writer".to_owned())
-            .spawn(move || serve(conn, &requests))
+            .spawn(move || serve(conn, open, &requests))
             .map_err(|e| StoreError::Unavailable(format!("cannot start the writer thread: {e}")))?;
         Ok(Self { batches })
     }
@@ -87,7 +93,7 @@ impl SqliteWriter {
 /// Writes batches as they come. Batches that arrived while the last commit ran share the next
 /// transaction: the async side can gather its next batch while this thread commits, and the
 /// two still cost one fsync.
-fn serve(mut conn: Connection, requests: &mpsc::Receiver<Request>) {
+fn serve(mut conn: Connection, mut open: OpenJobs, requests: &mpsc::Receiver<Request>) {
     while let Ok(first) = requests.recv() {
         let mut held = vec![first];
         held.extend(requests.try_iter());
@@ -96,7 +102,7 @@ fn serve(mut conn: Connection, requests: &mpsc::Receiver<Request>) {
         // the panic unwinds, and the next batches are written as usual.
         let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let batches: Vec<&Batch> = held.iter().map(|(batch, _)| batch).collect();
-            write_batches(&mut conn, &batches)
+            write_batches(&mut conn, &mut open, &batches)
         }))
         .unwrap_or_else(|panic| {
             let why = panic
@@ -105,6 +111,7 @@ fn serve(mut conn: Connection, requests: &mpsc::Receiver<Request>) {
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
             tracing::error!(panic = %why, "the SQLite writer panicked; its batches were not written");
+            reload(&conn, &mut open);
             Err(StoreError::Unavailable(format!("the writer panicked: {why}")))
         });
         tracing::debug!(
@@ -136,24 +143,49 @@ fn serve(mut conn: Connection, requests: &mpsc::Receiver<Request>) {
 /// runs of this way (12,085 to 14,993).) `Err` when even that fails.
 fn write_batches(
     conn: &mut Connection,
+    open: &mut OpenJobs,
     batches: &[&Batch],
 ) -> Result<Vec<Result<BatchResult, StoreError>>, StoreError> {
-    match write_together(conn, batches) {
+    match write_together(conn, open, batches) {
         Ok(results) => Ok(results.into_iter().map(Ok).collect()),
         Err(err) if batches.len() == 1 => Ok(vec![Err(err)]),
         Err(err) => {
             tracing::warn!(batches = batches.len(), error = %err, "a shared transaction failed; writing its batches one by one");
             Ok(batches
                 .iter()
-                .map(|batch| write_together(conn, &[batch]).map(|mut r| r.remove(0)))
+                .map(|batch| write_together(conn, open, &[batch]).map(|mut r| r.remove(0)))
                 .collect())
         }
     }
 }
 
-/// `batches` in one transaction.
+/// Builds the queue order again from the rows, after a transaction whose changes to it were
+/// rolled back. Should even that fail, the old order stays: a claim may then find a job gone
+/// (and skip it) or miss one until the next reload, but nothing is written wrongly, since each
+/// write checks the row itself.
+fn reload(conn: &Connection, open: &mut OpenJobs) {
+    match OpenJobs::load(conn) {
+        Ok(fresh) => *open = fresh,
+        Err(err) => tracing::error!(error = %err, "cannot read the open jobs again"),
+    }
+}
+
+/// `batches` in one transaction. Should it fail, `open` is read again from the rows.
 fn write_together(
     conn: &mut Connection,
+    open: &mut OpenJobs,
+    batches: &[&Batch],
+) -> Result<Vec<BatchResult>, StoreError> {
+    let written = try_together(conn, open, batches);
+    if written.is_err() {
+        reload(conn, open);
+    }
+    written
+}
+
+fn try_together(
+    conn: &mut Connection,
+    open: &mut OpenJobs,
     batches: &[&Batch],
 ) -> Result<Vec<BatchResult>, StoreError> {
     // IMMEDIATE: take the write lock up front. A deferred transaction that reads first and then
@@ -163,7 +195,7 @@ fn write_together(
     let now = to_ms(SystemTime::now());
     let results = batches
         .iter()
-        .map(|batch| write_batch(&tx, batch, now))
+        .map(|batch| write_batch(&tx, open, batch, now))
         .collect::<Result<Vec<_>, _>>()?;
     let committing = std::time::Instant::now();
     tx.commit()?;
@@ -174,24 +206,29 @@ fn write_together(
     Ok(results)
 }
 
-fn write_batch(tx: &Connection, batch: &Batch, now: i64) -> Result<BatchResult, StoreError> {
+fn write_batch(
+    tx: &Connection,
+    open: &mut OpenJobs,
+    batch: &Batch,
+    now: i64,
+) -> Result<BatchResult, StoreError> {
     let mut result = BatchResult {
-        inserted: insert(tx, &batch.inserts, now)?,
+        inserted: insert(tx, open, &batch.inserts, now)?,
         ..BatchResult::default()
     };
     for finish in &batch.finishes {
-        apply_finish(tx, finish, now)?;
+        apply_finish(tx, open, finish, now)?;
     }
     for which in &batch.replays {
-        result.replayed.push(replay(tx, which, now)?);
+        result.replayed.push(replay(tx, open, which, now)?);
     }
     for (target, lease) in &batch.top_ups {
         result
             .topped_up
-            .push(claim_target(tx, target, *lease, now)?);
+            .push(claim_target(tx, open, target, *lease, now)?);
     }
     if let Some(claim) = &batch.claim {
-        result.claimed = claim_due(tx, claim, now)?;
+        result.claimed = claim_due(tx, open, claim, now)?;
     }
     Ok(result)
 }
@@ -202,7 +239,12 @@ fn parse_id(text: &str) -> Result<DeliveryId, StoreError> {
 
 /// Stores each job unless its idempotency key is taken — by an earlier job, or by one earlier
 /// in this batch — in which case it is a duplicate of that one.
-fn insert(tx: &Connection, jobs: &[NewJob], now: i64) -> Result<Vec<Inserted>, StoreError> {
+fn insert(
+    tx: &Connection,
+    open: &mut OpenJobs,
+    jobs: &[NewJob],
+    now: i64,
+) -> Result<Vec<Inserted>, StoreError> {
     let mut add = tx.prepare_cached(
         "INSERT INTO deliveries (id, idempotency_key, source, event_id, conversation_id, participant_id, \
          target, attributes, status, run_at, received_at, updated_at) \
@@ -213,6 +255,8 @@ fn insert(tx: &Connection, jobs: &[NewJob], now: i64) -> Result<Vec<Inserted>, S
     for job in jobs {
         let attributes = serde_json::to_string(&job.attributes)
             .map_err(|e| StoreError::Corrupt(format!("attributes of {}: {e}", job.id)))?;
+        let target = job.target();
+        let received_at = to_ms(job.received_at);
         let stored = add.execute(params![
             job.id.to_string(),
             job.idempotency_key,
@@ -220,12 +264,13 @@ fn insert(tx: &Connection, jobs: &[NewJob], now: i64) -> Result<Vec<Inserted>, S
             job.event_id,
             job.conversation_id,
             job.participant_id,
-            job.target(),
+            target,
             attributes,
-            to_ms(job.received_at),
+            received_at,
             now,
         ])?;
         out.push(if stored == 1 {
+            open.add(job.id, &target, received_at);
             Inserted::New(job.id)
         } else {
             // A CRM's retry: rare, so looked up only now.
@@ -244,8 +289,13 @@ fn insert(tx: &Connection, jobs: &[NewJob], now: i64) -> Result<Vec<Inserted>, S
 
 /// Records an attempt's outcome on the jobs still under its leases: one whose lease ran out and
 /// that was claimed again belongs to that later attempt.
-fn apply_finish(tx: &Connection, finish: &Finish, now: i64) -> Result<(), StoreError> {
-    const HELD: &str = "WHERE id = ?1 AND attempts = ?2 AND status = 'in_flight'";
+fn apply_finish(
+    tx: &Connection,
+    open: &mut OpenJobs,
+    finish: &Finish,
+    now: i64,
+) -> Result<(), StoreError> {
+    const HELD: &str = "WHERE id = ?1 AND attempts = ?2 AND status = 'in_flight' RETURNING target";
     match finish {
         Finish::Delivered {
             leases,
@@ -260,12 +310,10 @@ fn apply_finish(tx: &Connection, finish: &Finish, now: i64) -> Result<(), StoreE
                  finished_at = ?3, delivered_to = ?4 {HELD}"
             ))?;
             for lease in leases {
-                done.execute(params![
-                    lease.id.to_string(),
-                    lease.attempt,
-                    now,
-                    participant_id
-                ])?;
+                let params = params![lease.id.to_string(), lease.attempt, now, participant_id];
+                if let Some(target) = changed(&mut done, params)? {
+                    open.remove(lease.id, &target);
+                }
             }
         }
         Finish::Retry {
@@ -277,17 +325,21 @@ fn apply_finish(tx: &Connection, finish: &Finish, now: i64) -> Result<(), StoreE
                 "UPDATE deliveries SET lease_until = NULL, status = 'pending', updated_at = ?3, run_at = ?4, \
                  last_error = ?5, last_status = ?6, last_code = ?7, last_correlation_id = ?8 {HELD}"
             ))?;
+            let run_at = to_ms(*run_at);
             for lease in leases {
-                retry.execute(params![
+                let params = params![
                     lease.id.to_string(),
                     lease.attempt,
                     now,
-                    to_ms(*run_at),
+                    run_at,
                     error.message,
                     error.status,
                     error.code,
                     error.correlation_id,
-                ])?;
+                ];
+                if let Some(target) = changed(&mut retry, params)? {
+                    open.pending(lease.id, &target, Some(run_at));
+                }
             }
         }
         Finish::Dead {
@@ -301,7 +353,7 @@ fn apply_finish(tx: &Connection, finish: &Finish, now: i64) -> Result<(), StoreE
             ))?;
             let error = error.as_ref();
             for lease in leases {
-                dead.execute(params![
+                let params = params![
                     lease.id.to_string(),
                     lease.attempt,
                     now,
@@ -310,7 +362,10 @@ fn apply_finish(tx: &Connection, finish: &Finish, now: i64) -> Result<(), StoreE
                     error.and_then(|e| e.status),
                     error.and_then(|e| e.code.as_ref()),
                     error.and_then(|e| e.correlation_id.as_ref()),
-                ])?;
+                ];
+                if let Some(target) = changed(&mut dead, params)? {
+                    open.remove(lease.id, &target);
+                }
             }
         }
         Finish::Released { leases } => {
@@ -318,11 +373,23 @@ fn apply_finish(tx: &Connection, finish: &Finish, now: i64) -> Result<(), StoreE
                 "UPDATE deliveries SET lease_until = NULL, status = 'pending', updated_at = ?3 {HELD}"
             ))?;
             for lease in leases {
-                release.execute(params![lease.id.to_string(), lease.attempt, now])?;
+                let params = params![lease.id.to_string(), lease.attempt, now];
+                if let Some(target) = changed(&mut release, params)? {
+                    open.pending(lease.id, &target, None);
+                }
             }
         }
     }
     Ok(())
+}
+
+/// Runs an `UPDATE … RETURNING target` of one row: the target of the row it changed, if any.
+fn changed(update: &mut Statement<'_>, params: impl Params) -> Result<Option<String>, StoreError> {
+    let mut rows = update.query(params)?;
+    Ok(match rows.next()? {
+        Some(row) => Some(row.get(0)?),
+        None => None,
+    })
 }
 
 /// Remembers, per key, the newest delivered job that wrote it.
@@ -346,29 +413,46 @@ fn record_keys(
 }
 
 /// Dead letters (and only dead ones) go back to pending, due now, with a fresh attempt count.
-fn replay(tx: &Connection, which: &Replay, now: i64) -> Result<u64, StoreError> {
+fn replay(
+    tx: &Connection,
+    open: &mut OpenJobs,
+    which: &Replay,
+    now: i64,
+) -> Result<u64, StoreError> {
     const REPLAY: &str = "UPDATE deliveries SET status = 'pending', finished_at = NULL, dead_reason = NULL, \
          attempts = 0, run_at = ?1, updated_at = ?1 WHERE dead_reason IS NOT NULL AND status = 'dead'";
-    let replayed = match which {
-        Replay::One(id) => tx
-            .prepare_cached(&format!("{REPLAY} AND id = ?2"))?
-            .execute(params![now, id.to_string()])?,
+    let mut update = match which {
+        Replay::One(_) => {
+            tx.prepare_cached(&format!("{REPLAY} AND id = ?2 RETURNING id, target"))?
+        }
         // LIMIT -1: no limit.
-        Replay::Dead { source, limit } => tx
-            .prepare_cached(&format!(
-                "{REPLAY} AND id IN (SELECT id FROM deliveries \
-                 WHERE dead_reason IS NOT NULL AND status = 'dead' AND (?2 IS NULL OR source = ?2) \
-                 ORDER BY id LIMIT ?3)"
-            ))?
-            .execute(params![now, source, limit.map_or(-1, i64::from)])?,
+        Replay::Dead { .. } => tx.prepare_cached(&format!(
+            "{REPLAY} AND id IN (SELECT id FROM deliveries \
+             WHERE dead_reason IS NOT NULL AND status = 'dead' AND (?2 IS NULL OR source = ?2) \
+             ORDER BY id LIMIT ?3) RETURNING id, target"
+        ))?,
     };
-    Ok(replayed as u64)
+    let mut replayed = match which {
+        Replay::One(id) => update.query(params![now, id.to_string()])?,
+        Replay::Dead { source, limit } => {
+            update.query(params![now, source, limit.map_or(-1, i64::from)])?
+        }
+    };
+    let mut count = 0;
+    while let Some(row) = replayed.next()? {
+        let id: String = row.get(0)?;
+        let target: String = row.get(1)?;
+        open.add(parse_id(&id)?, &target, now);
+        count += 1;
+    }
+    Ok(count)
 }
 
 /// Leases `target`'s due jobs, oldest first: the jobs behind a head being claimed, or those that
 /// became due while its delivery was under way (a top-up).
 fn claim_target(
     tx: &Connection,
+    open: &mut OpenJobs,
     target: &str,
     lease: Duration,
     now: i64,
@@ -376,15 +460,25 @@ fn claim_target(
     let lease_until = now + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
     let mut claim = tx.prepare_cached(&format!(
         "UPDATE deliveries SET status = 'in_flight', attempts = attempts + 1, lease_until = ?1, updated_at = ?2 \
-         WHERE finished_at IS NULL AND status = 'pending' AND run_at <= ?2 AND target = ?3 RETURNING {}",
+         WHERE id = ?3 AND finished_at IS NULL AND status = 'pending' RETURNING {}",
         rows::COLUMNS
     ))?;
-    let mut claimed = claim.query(params![lease_until, now, target])?;
     let mut jobs = Vec::new();
-    while let Some(row) = claimed.next()? {
-        jobs.push(rows::decode_job(row)?);
+    for id in open.due_jobs(target, now) {
+        let mut claimed = claim.query(params![lease_until, now, id.to_string()])?;
+        match claimed.next()? {
+            Some(row) => {
+                jobs.push(rows::decode_job(row)?);
+                open.leased(id, target, lease_until);
+            }
+            // Not open after all: the order is out of step with the rows (it cannot be, short
+            // of a bug), so this job goes, and the next reload puts the order right.
+            None => {
+                tracing::warn!(delivery_id = %id, "a job the queue order holds is not pending");
+                open.remove(id, target);
+            }
+        }
     }
-    jobs.sort_by_key(|j| j.id);
     Ok(jobs)
 }
 
@@ -392,6 +486,7 @@ fn claim_target(
 /// for the same target (they go out as one PATCH).
 fn claim_due(
     tx: &Connection,
+    open: &mut OpenJobs,
     &ClaimRequest {
         limit,
         lease,
@@ -401,30 +496,25 @@ fn claim_due(
 ) -> Result<Vec<ClaimedGroup>, StoreError> {
     // A lease that ran out belongs to a delivery that hung: the job is due again.
     if expire_leases {
-        tx.prepare_cached(
+        let mut expire = tx.prepare_cached(
             "UPDATE deliveries SET status = 'pending', lease_until = NULL \
-             WHERE finished_at IS NULL AND status = 'in_flight' AND lease_until < ?1",
-        )?
-        .execute([now])?;
+             WHERE id = ?1 AND status = 'in_flight' AND lease_until < ?2 RETURNING target",
+        )?;
+        for id in open.expired(now) {
+            if let Some(target) = changed(&mut expire, params![id.to_string(), now])? {
+                open.pending(id, &target, None);
+            }
+        }
     }
-    let mut heads = tx.prepare_cached(
-        "SELECT d.target FROM deliveries d \
-         WHERE d.finished_at IS NULL AND d.status = 'pending' AND d.run_at <= ?1 \
-           AND NOT EXISTS (SELECT 1 FROM deliveries e \
-                           WHERE e.target = d.target AND e.id < d.id AND e.finished_at IS NULL) \
-         ORDER BY d.run_at LIMIT ?2",
-    )?;
-    let targets = heads
-        .query_map(params![now, limit], |r| r.get::<_, String>(0))?
-        .collect::<Result<Vec<_>, _>>()?;
+    let targets = open.due_targets(now, usize::try_from(limit).unwrap_or(usize::MAX));
     let mut jobs = Vec::new();
     // What deliveries newer than each group already wrote.
     let mut written = WrittenKeys::new();
     let mut keys =
         tx.prepare_cached("SELECT target, key, delivery_id FROM target_keys WHERE target = ?1")?;
     for target in &targets {
-        jobs.extend(claim_target(tx, target, lease, now)?);
-        let mut found = keys.query([target])?;
+        jobs.extend(claim_target(tx, open, target, lease, now)?);
+        let mut found = keys.query([&**target])?;
         while let Some(row) = found.next()? {
             rows::add_written_key(&mut written, row)?;
         }
@@ -467,7 +557,8 @@ mod tests {
         };
 
         let mut conn = Connection::open(dir.join("bridge.db")).expect("connection");
-        let results = write_batches(&mut conn, &[&claim, &intake]).expect("written");
+        let mut open = OpenJobs::load(&conn).expect("open jobs");
+        let results = write_batches(&mut conn, &mut open, &[&claim, &intake]).expect("written");
 
         assert!(
             matches!(&results[0], Err(StoreError::Corrupt(_))),
@@ -476,6 +567,10 @@ mod tests {
         );
         let inserted = &results[1].as_ref().expect("the intake's batch").inserted;
         assert_eq!(inserted, &vec![Inserted::New(job.id)]);
+        // The failed transaction's changes to the queue order were thrown away with it: the
+        // order holds both jobs, pending, as the rows do.
+        assert_eq!(open.len(), 2);
+        assert_eq!(open.due_jobs("c2/*", i64::MAX), vec![job.id]);
         let (status, attempts): (String, i64) = conn
             .query_row(
                 "SELECT status, attempts FROM deliveries WHERE event_id = 'bad'",

@@ -1,0 +1,313 @@
+//! The queue order of SQLite's open jobs (pending or in flight), kept in memory by the writer
+//! thread: which targets can be claimed, in which order, and which of their jobs are due.
+//!
+//! One process uses the file and every write to an open job goes through the writer, so the
+//! writer can know this without asking SQLite. Indexing it in the file cost more than the rows
+//! themselves: the queue per participant needed a `(target, id)` index, and since a second's
+//! webhooks interleave many participants, each insert landed on a page of its own and each
+//! commit rewrote one index page per job. With the order here, an insert appends to the table
+//! and to the small `deliveries_open (id)` index, and a claim reads no index at all.
+//!
+//! It is a cache of the rows, nothing more: built from them when the writer starts, changed
+//! with each write the writer makes, and built again from them after a transaction that failed
+//! (its changes to this cache were then never committed). Each open job costs about 60 bytes
+//! here, each target with open jobs about 150.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use rusqlite::Connection;
+
+use crate::queue::job::DeliveryId;
+use crate::queue::store::StoreError;
+
+#[derive(Debug, Default)]
+pub(super) struct OpenJobs {
+    targets: HashMap<Arc<str>, TargetQueue>,
+    /// The targets whose oldest open job is pending, by that job's `run_at`: the ones a claim
+    /// may take, the longest due first.
+    ready: BTreeSet<(i64, Arc<str>)>,
+    jobs: usize,
+}
+
+#[derive(Debug)]
+struct TargetQueue {
+    name: Arc<str>,
+    /// Oldest (first to arrive) first.
+    jobs: BTreeMap<DeliveryId, Open>,
+    /// This target's key in `ready`, while it is there.
+    ready_at: Option<i64>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Open {
+    /// Unix ms: not before.
+    run_at: i64,
+    /// Unix ms, while in flight.
+    lease_until: Option<i64>,
+}
+
+impl OpenJobs {
+    /// Every open job in the file.
+    pub fn load(conn: &Connection) -> Result<Self, StoreError> {
+        let mut open = OpenJobs::default();
+        let mut rows = conn.prepare(
+            "SELECT id, target, run_at, status, lease_until FROM deliveries WHERE finished_at IS NULL",
+        )?;
+        let mut found = rows.query([])?;
+        while let Some(row) = found.next()? {
+            let id: String = row.get(0)?;
+            let id = DeliveryId::parse(&id)
+                .ok_or_else(|| StoreError::Corrupt(format!("bad delivery id {id:?}")))?;
+            let target: String = row.get(1)?;
+            let status: String = row.get(3)?;
+            let lease_until: Option<i64> = row.get(4)?;
+            let lease_until = if status == "in_flight" {
+                Some(lease_until.unwrap_or(0))
+            } else {
+                None
+            };
+            open.put(
+                id,
+                &target,
+                Open {
+                    run_at: row.get(2)?,
+                    lease_until,
+                },
+            );
+        }
+        Ok(open)
+    }
+
+    /// Open jobs, pending or in flight.
+    pub fn len(&self) -> usize {
+        self.jobs
+    }
+
+    /// A new job, or a dead letter replayed: pending, due at `run_at`.
+    pub fn add(&mut self, id: DeliveryId, target: &str, run_at: i64) {
+        self.put(
+            id,
+            target,
+            Open {
+                run_at,
+                lease_until: None,
+            },
+        );
+    }
+
+    /// Up to `limit` targets whose oldest open job is pending and due at `now`, longest due first.
+    pub fn due_targets(&self, now: i64, limit: usize) -> Vec<Arc<str>> {
+        self.ready
+            .iter()
+            .take_while(|(run_at, _)| *run_at <= now)
+            .take(limit)
+            .map(|(_, target)| Arc::clone(target))
+            .collect()
+    }
+
+    /// `target`'s pending jobs that are due at `now`, oldest first.
+    pub fn due_jobs(&self, target: &str, now: i64) -> Vec<DeliveryId> {
+        self.targets.get(target).map_or_else(Vec::new, |q| {
+            q.jobs
+                .iter()
+                .filter(|(_, open)| open.lease_until.is_none() && open.run_at <= now)
+                .map(|(id, _)| *id)
+                .collect()
+        })
+    }
+
+    /// In-flight jobs whose lease ran out before `now`.
+    pub fn expired(&self, now: i64) -> Vec<DeliveryId> {
+        self.targets
+            .values()
+            .flat_map(|q| q.jobs.iter())
+            .filter(|(_, open)| open.lease_until.is_some_and(|until| until < now))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// `id` is in flight until `lease_until`.
+    pub fn leased(&mut self, id: DeliveryId, target: &str, lease_until: i64) {
+        self.change(id, target, |open| open.lease_until = Some(lease_until));
+    }
+
+    /// `id` is pending again (a retry, a release, a lease that ran out), due at `run_at`.
+    pub fn pending(&mut self, id: DeliveryId, target: &str, run_at: Option<i64>) {
+        self.change(id, target, |open| {
+            open.lease_until = None;
+            if let Some(run_at) = run_at {
+                open.run_at = run_at;
+            }
+        });
+    }
+
+    /// `id` is finished: delivered or dead.
+    pub fn remove(&mut self, id: DeliveryId, target: &str) {
+        let Some(queue) = self.targets.get_mut(target) else {
+            return;
+        };
+        if queue.jobs.remove(&id).is_some() {
+            self.jobs -= 1;
+        }
+        self.refresh(target);
+    }
+
+    fn put(&mut self, id: DeliveryId, target: &str, open: Open) {
+        let queue = match self.targets.get_mut(target) {
+            Some(queue) => queue,
+            None => {
+                let name: Arc<str> = Arc::from(target);
+                self.targets
+                    .entry(Arc::clone(&name))
+                    .or_insert_with(|| TargetQueue {
+                        name,
+                        jobs: BTreeMap::new(),
+                        ready_at: None,
+                    })
+            }
+        };
+        if queue.jobs.insert(id, open).is_none() {
+            self.jobs += 1;
+        }
+        self.refresh(target);
+    }
+
+    fn change(&mut self, id: DeliveryId, target: &str, how: impl FnOnce(&mut Open)) {
+        if let Some(open) = self
+            .targets
+            .get_mut(target)
+            .and_then(|q| q.jobs.get_mut(&id))
+        {
+            how(open);
+            self.refresh(target);
+        }
+    }
+
+    /// Puts `target` in `ready` under its oldest job's `run_at` if that job is pending, takes it
+    /// out otherwise, and forgets a target without open jobs.
+    fn refresh(&mut self, target: &str) {
+        let Some(queue) = self.targets.get_mut(target) else {
+            return;
+        };
+        let head = queue.jobs.values().next().copied();
+        let ready_at = head.filter(|h| h.lease_until.is_none()).map(|h| h.run_at);
+        if ready_at != queue.ready_at {
+            if let Some(old) = queue.ready_at {
+                self.ready.remove(&(old, Arc::clone(&queue.name)));
+            }
+            if let Some(new) = ready_at {
+                self.ready.insert((new, Arc::clone(&queue.name)));
+            }
+            queue.ready_at = ready_at;
+        }
+        if head.is_none() {
+            self.targets.remove(target);
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn ids(n: usize) -> Vec<DeliveryId> {
+        let mut ids: Vec<DeliveryId> = (0..n).map(|_| DeliveryId::new()).collect();
+        ids.sort();
+        ids
+    }
+
+    #[test]
+    fn a_target_is_due_while_its_oldest_job_is_pending_and_due() {
+        let mut open = OpenJobs::default();
+        let id = ids(3);
+        open.add(id[0], "a", 100);
+        open.add(id[1], "a", 50);
+        open.add(id[2], "b", 80);
+
+        // a's head is due at 100, b's at 80.
+        assert_eq!(open.due_targets(79, 10), Vec::<Arc<str>>::new());
+        assert_eq!(open.due_targets(99, 10), vec![Arc::<str>::from("b")]);
+        assert_eq!(
+            open.due_targets(100, 10),
+            vec![Arc::<str>::from("b"), Arc::<str>::from("a")]
+        );
+        assert_eq!(open.due_targets(100, 1), vec![Arc::<str>::from("b")]);
+        // Behind a's head, a job due earlier is due, but the target is not claimable before its head is.
+        assert_eq!(open.due_jobs("a", 60), vec![id[1]]);
+        assert_eq!(open.due_jobs("a", 100), vec![id[0], id[1]]);
+    }
+
+    #[test]
+    fn a_target_whose_head_is_in_flight_is_not_due_until_the_head_finishes() {
+        let mut open = OpenJobs::default();
+        let id = ids(2);
+        open.add(id[0], "a", 0);
+        open.leased(id[0], "a", 1_000);
+        open.add(id[1], "a", 0);
+
+        assert!(open.due_targets(10, 10).is_empty());
+        assert_eq!(
+            open.due_jobs("a", 10),
+            vec![id[1]],
+            "a top-up still finds it"
+        );
+
+        open.remove(id[0], "a");
+        assert_eq!(open.due_targets(10, 10), vec![Arc::<str>::from("a")]);
+        open.remove(id[1], "a");
+        assert!(open.due_targets(10, 10).is_empty());
+        assert_eq!(open.len(), 0);
+        assert!(
+            open.targets.is_empty(),
+            "a target without jobs is forgotten"
+        );
+    }
+
+    #[test]
+    fn a_retried_job_waits_for_its_new_run_at_and_holds_its_target_back() {
+        let mut open = OpenJobs::default();
+        let id = ids(2);
+        open.add(id[0], "a", 0);
+        open.add(id[1], "a", 0);
+        open.leased(id[0], "a", 1_000);
+        open.pending(id[0], "a", Some(500));
+
+        assert!(open.due_targets(499, 10).is_empty());
+        assert_eq!(open.due_targets(500, 10), vec![Arc::<str>::from("a")]);
+    }
+
+    #[test]
+    fn only_leases_that_ran_out_are_expired() {
+        let mut open = OpenJobs::default();
+        let id = ids(3);
+        for (i, id) in id.iter().enumerate() {
+            open.add(*id, &format!("t{i}"), 0);
+        }
+        open.leased(id[0], "t0", 100);
+        open.leased(id[1], "t1", 300);
+
+        assert_eq!(open.expired(200), vec![id[0]]);
+        open.pending(id[0], "t0", None);
+        assert!(open.expired(200).is_empty());
+        assert_eq!(
+            open.due_targets(200, 10).len(),
+            2,
+            "t0 is due again beside t2"
+        );
+    }
+
+    #[test]
+    fn changes_to_unknown_jobs_change_nothing() {
+        let mut open = OpenJobs::default();
+        let id = ids(2);
+        open.add(id[0], "a", 0);
+        open.leased(id[1], "a", 100);
+        open.pending(id[1], "b", Some(5));
+        open.remove(id[1], "a");
+        open.remove(id[0], "b");
+        assert_eq!(open.len(), 1);
+        assert_eq!(open.due_targets(0, 10), vec![Arc::<str>::from("a")]);
+    }
+}
