@@ -1,6 +1,7 @@
 //! The embedded store: one SQLite file in WAL mode with `synchronous = FULL`, so a committed job
 //! survives a power cut. The queue's writes go through one connection on a thread of its own
-//! ([`SqliteWriter`]); reads use a small sqlx pool (WAL lets them run beside the writer).
+//! ([`SqliteWriter`]), which also keeps the queue's order in memory (`open_jobs`); reads use a
+//! small sqlx pool (WAL lets them run beside the writer).
 
 mod open_jobs;
 mod writer;
