@@ -31,6 +31,8 @@ pub(super) struct OpenJobs {
     /// may take, the longest due first.
     ready: BTreeSet<(i64, Arc<str>)>,
     jobs: usize,
+    /// Out of step with the rows: reading them again failed.
+    stale: bool,
 }
 
 #[derive(Debug)]
@@ -86,6 +88,15 @@ impl OpenJobs {
     /// Open jobs, pending or in flight.
     pub fn len(&self) -> usize {
         self.jobs
+    }
+
+    /// This order may differ from the rows: it is to be read again.
+    pub fn mark_stale(&mut self) {
+        self.stale = true;
+    }
+
+    pub fn is_stale(&self) -> bool {
+        self.stale
     }
 
     /// A new job, or a dead letter replayed: pending, due at `run_at`.

@@ -160,13 +160,16 @@ fn write_batches(
 }
 
 /// Builds the queue order again from the rows, after a transaction whose changes to it were
-/// rolled back. Should even that fail, the old order stays: a claim may then find a job gone
-/// (and skip it) or miss one until the next reload, but nothing is written wrongly, since each
-/// write checks the row itself.
+/// rolled back. Should even that fail, the old order stays, marked stale, and the next
+/// transaction tries again first: meanwhile a claim may find a job gone (and skip it) or miss
+/// one, but nothing is written wrongly, since each write checks the row itself.
 fn reload(conn: &Connection, open: &mut OpenJobs) {
     match OpenJobs::load(conn) {
         Ok(fresh) => *open = fresh,
-        Err(err) => tracing::error!(error = %err, "cannot read the open jobs again"),
+        Err(err) => {
+            tracing::error!(error = %err, "cannot read the open jobs again; trying before the next transaction");
+            open.mark_stale();
+        }
     }
 }
 
@@ -176,6 +179,9 @@ fn write_together(
     open: &mut OpenJobs,
     batches: &[&Batch],
 ) -> Result<Vec<BatchResult>, StoreError> {
+    if open.is_stale() {
+        reload(conn, open);
+    }
     let written = try_together(conn, open, batches);
     if written.is_err() {
         reload(conn, open);
@@ -591,6 +597,44 @@ mod tests {
             )
             .expect("count");
         assert_eq!(stored, 1);
+        drop(conn);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// An order that could not be read again is read before the next transaction: a job it
+    /// missed is not left waiting for a restart.
+    #[tokio::test]
+    async fn an_order_that_could_not_be_read_again_is_read_before_the_next_transaction() {
+        let (_store, dir) = temp_store(true).await;
+        let mut conn = Connection::open(dir.join("bridge.db")).expect("connection");
+        let mut open = OpenJobs::load(&conn).expect("open jobs");
+        const ROW: &str = "INSERT INTO deliveries (id, idempotency_key, source, event_id, conversation_id, target, \
+                           attributes, status, run_at, received_at, updated_at) \
+                           VALUES (?1, ?2, 'crm', 'e', 'c1', 'c1/*', '{\"k\":\"v\"}', 'pending', 0, 0, 0)";
+        conn.execute(ROW, params!["not-an-id", "crm:event:bad"])
+            .expect("an unreadable id");
+        reload(&conn, &mut open);
+        assert!(open.is_stale());
+
+        conn.execute("DELETE FROM deliveries", [])
+            .expect("repaired");
+        let id = DeliveryId::new();
+        conn.execute(ROW, params![id.to_string(), "crm:event:good"])
+            .expect("a job the order missed");
+        let claim = Batch {
+            claim: Some(ClaimRequest {
+                limit: 10,
+                lease: Duration::from_secs(30),
+                expire_leases: false,
+            }),
+            ..Batch::default()
+        };
+        let results = write_batches(&mut conn, &mut open, &[&claim]).expect("written");
+
+        let claimed = &results[0].as_ref().expect("the claim").claimed;
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].jobs[0].id, id);
+        assert!(!open.is_stale());
         drop(conn);
         let _ = std::fs::remove_dir_all(dir);
     }
