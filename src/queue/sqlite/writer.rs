@@ -42,8 +42,11 @@ impl SqliteWriter {
     /// Opens the database file (already created and migrated, its leftover leases taken back)
     /// for writing, reads the queue order of its open jobs, and starts the thread.
     ///
-    /// The connection gets a larger page cache than the readers (16 MiB; the default is 2 MiB):
-    /// it re-reads index pages on every commit, and each page it holds saves a system call.
+    /// The connection gets a larger page cache than the readers (4 MiB; the default is 2 MiB):
+    /// it re-reads the pages at the end of the table and its indexes on every commit, and each
+    /// page it holds saves a system call. 16 MiB served as well but not better once the queue
+    /// order moved into memory (max runs: 13,684 / 13,935 / 13,984 webhooks/s at 16 MiB against
+    /// 14,699 / 12,143 / 14,740 at 4 MiB, alternating), and cost 11 to 16 MiB more at peak.
     ///
     /// Checkpoints run beside it (see `SqliteStore::checkpoint`), so most commits copy nothing.
     /// But only a checkpoint that catches up with the last commit lets SQLite start the WAL over,
@@ -65,7 +68,7 @@ impl SqliteWriter {
             )));
         }
         conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "cache_size", -16_384)?;
+        conn.pragma_update(None, "cache_size", -4_096)?;
         conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)?;
         conn.set_prepared_statement_cache_capacity(32);
         let open = OpenJobs::load(&conn)?;
