@@ -7,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use sqlx::Connection;
 
 use crate::simulator::{NewConversation, NewParticipant, RunningSimulator, SimConfig, Simulator};
 use crate::webhook::signature::{DEFAULT_TOLERANCE, Scheme, Secret, StandardHeaderNames, Verifier};
@@ -38,6 +39,8 @@ pub struct Harness {
     pub verifier: Verifier,
     replicas: Vec<Replica>,
     dir: PathBuf,
+    /// The store's URL, for counting its rows (SQLite: read-only).
+    store_url: String,
     keep: bool,
 }
 
@@ -89,6 +92,10 @@ pub async fn start(
         sim,
         verifier: Verifier::new(scheme, vec![secret], DEFAULT_TOLERANCE)?,
         replicas: Vec::new(),
+        store_url: match setup.store {
+            Store::Sqlite => format!("sqlite://{}?mode=ro", dir.join("data/bridge.db").display()),
+            Store::Postgres { url } => url.to_owned(),
+        },
         dir,
         keep: setup.keep,
     };
@@ -217,6 +224,28 @@ impl Harness {
             .collect()
     }
 
+    /// The store's rows by status, read from the store itself (one statement, one snapshot).
+    pub async fn count_jobs(&self) -> anyhow::Result<JobCounts> {
+        const COUNT: &str = "SELECT status, count(*) FROM deliveries GROUP BY status";
+        let rows: Vec<(String, i64)> = if self.store_url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(&self.store_url).await?;
+            sqlx::query_as(COUNT).fetch_all(&mut conn).await?
+        } else {
+            let mut conn = sqlx::PgConnection::connect(&self.store_url).await?;
+            sqlx::query_as(COUNT).fetch_all(&mut conn).await?
+        };
+        let mut counts = JobCounts::default();
+        for (status, n) in rows {
+            let n = u64::try_from(n).unwrap_or(0);
+            match status.as_str() {
+                "delivered" => counts.delivered += n,
+                "dead" => counts.dead += n,
+                _ => counts.open += n,
+            }
+        }
+        Ok(counts)
+    }
+
     /// The directory of the logs (and the SQLite store), when it outlives the run.
     pub fn kept_dir(&self) -> Option<&Path> {
         self.keep.then_some(self.dir.as_path())
@@ -232,6 +261,21 @@ impl Drop for Harness {
         if !self.keep {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
+    }
+}
+
+/// The store's rows: every accepted webhook is one.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct JobCounts {
+    pub delivered: u64,
+    pub dead: u64,
+    /// Pending or in flight.
+    pub open: u64,
+}
+
+impl JobCounts {
+    pub fn total(&self) -> u64 {
+        self.delivered + self.dead + self.open
     }
 }
 

@@ -5,13 +5,14 @@
 //!     cargo build --release --bin bench --bin genesys-bridge --bin genesys-sim
 //!     target/release/bench [--scenario all|max|steady|realistic]
 //!     target/release/bench --backend postgres --replicas 2 --scenario max
+//!     target/release/bench --scenario max --genesys-limit lifted
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
-use genesys_bridge::bench::{self, Backend, Options, Scenario};
+use genesys_bridge::bench::{self, Backend, GenesysLimit, Options, Scenario};
 
 /// The bridge's allocator here too: the load generator shares the two cores with the bridge,
 /// and every cycle it spends in glibc's allocator is one the bridge does not get.
@@ -31,6 +32,12 @@ struct Args {
     /// replica.
     #[arg(long, default_value_t = 64)]
     connections: usize,
+    /// Genesys' rate limit in the `max` scenario: `held` (300 requests a minute, as Genesys and
+    /// the bridge's defaults have it; the burst waits in the store) or `lifted` (deliveries as
+    /// fast as the bridge makes them, beside the intake). `steady` always lifts it and
+    /// `realistic` always holds it.
+    #[arg(long, value_enum, default_value = "held")]
+    genesys_limit: LimitArg,
     /// Where the bridge keeps its jobs: a SQLite file in a temporary directory, or a fresh
     /// PostgreSQL database per run, dropped afterwards (kept with BENCH_KEEP=1).
     #[arg(long, value_enum, default_value = "sqlite")]
@@ -59,6 +66,12 @@ enum ScenarioArg {
     Max,
     Steady,
     Realistic,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LimitArg {
+    Held,
+    Lifted,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -101,6 +114,10 @@ fn main() -> anyhow::Result<()> {
         replicas: usize::from(args.replicas),
         seconds: Duration::from_secs(args.seconds),
         connections: args.connections,
+        genesys_limit: match args.genesys_limit {
+            LimitArg::Held => GenesysLimit::Held,
+            LimitArg::Lifted => GenesysLimit::Lifted,
+        },
     };
     let runtime = tokio::runtime::Runtime::new().context("runtime")?;
     runtime.block_on(async {
