@@ -25,7 +25,16 @@ use rusqlite::Connection;
 use crate::queue::job::DeliveryId;
 use crate::queue::store::StoreError;
 
-#[derive(Debug, Default)]
+/// Most open jobs the order holds. A backlog larger than this (a long Genesys outage, a burst
+/// faster than Genesys' rate limit) keeps its newest jobs in the file alone, and they join the
+/// order oldest first as it empties: memory stays bounded (at most ~44 MB, with every job on a
+/// participant of its own), while the claims still take each participant's jobs in order.
+pub(super) const HELD_AT_MOST: usize = 100_000;
+
+/// Jobs read from the file at once when there is room for them.
+const REFILL: usize = 10_000;
+
+#[derive(Debug)]
 pub(super) struct OpenJobs {
     targets: HashMap<Arc<str>, TargetQueue>,
     /// The targets whose oldest open job is pending, by that job's `run_at`: the ones a claim
@@ -34,6 +43,13 @@ pub(super) struct OpenJobs {
     jobs: usize,
     /// Out of step with the rows: reading them again failed.
     stale: bool,
+    /// See [`HELD_AT_MOST`].
+    limit: usize,
+    /// The newest id held.
+    newest: Option<DeliveryId>,
+    /// Set while open jobs with a later id are in the file alone. Every open job up to it is
+    /// held, so a participant's held jobs always come before those in the file.
+    held_up_to: Option<DeliveryId>,
 }
 
 #[derive(Debug)]
@@ -67,13 +83,61 @@ fn lease(until: i64) -> NonZeroI64 {
 }
 
 impl OpenJobs {
-    /// Every open job in the file.
-    pub fn load(conn: &Connection) -> Result<Self, StoreError> {
-        let mut open = OpenJobs::default();
-        let mut rows = conn.prepare(
-            "SELECT id, target, run_at, status, lease_until FROM deliveries WHERE finished_at IS NULL",
-        )?;
-        let mut found = rows.query([])?;
+    /// An empty order that holds at most `limit` jobs.
+    pub fn new(limit: usize) -> Self {
+        OpenJobs {
+            targets: HashMap::new(),
+            ready: BTreeSet::new(),
+            jobs: 0,
+            stale: false,
+            limit: limit.max(1),
+            newest: None,
+            held_up_to: None,
+        }
+    }
+
+    /// The oldest `limit` open jobs in the file.
+    pub fn load(conn: &Connection, limit: usize) -> Result<Self, StoreError> {
+        let mut open = OpenJobs::new(limit);
+        open.held_up_to = open.read(conn, None, open.limit)?;
+        Ok(open)
+    }
+
+    /// Reads the open jobs in the file alone into the order while it has room for [`REFILL`] of
+    /// them: a read of the end of `deliveries_open`, in the writer's transaction.
+    pub fn refill(&mut self, conn: &Connection) -> Result<(), StoreError> {
+        if let Some(after) = self.held_up_to
+            && self.jobs + REFILL.min(self.limit) <= self.limit
+        {
+            self.held_up_to = self.read(conn, Some(after), REFILL.min(self.limit))?;
+        }
+        Ok(())
+    }
+
+    /// Up to `limit` open jobs after `after`, oldest first; the last one read when that many
+    /// were (more may follow).
+    fn read(
+        &mut self,
+        conn: &Connection,
+        after: Option<DeliveryId>,
+        limit: usize,
+    ) -> Result<Option<DeliveryId>, StoreError> {
+        const OPEN: &str = "SELECT id, target, run_at, status, lease_until FROM deliveries \
+             WHERE finished_at IS NULL";
+        let limit_param = i64::try_from(limit).unwrap_or(i64::MAX);
+        // Two statements: an `OR` would keep SQLite from starting the index scan at `after`.
+        let mut rows;
+        let mut found = match after {
+            None => {
+                rows = conn.prepare_cached(&format!("{OPEN} ORDER BY id LIMIT ?1"))?;
+                rows.query(rusqlite::params![limit_param])?
+            }
+            Some(after) => {
+                rows = conn.prepare_cached(&format!("{OPEN} AND id > ?1 ORDER BY id LIMIT ?2"))?;
+                rows.query(rusqlite::params![after.to_string(), limit_param])?
+            }
+        };
+        let (mut count, mut last) = (0, None);
         while let Some(row) = found.next()? {
             let id: String = row.get(0)?;
             let id = DeliveryId::parse(&id)
@@ -87,7 +151,7 @@ impl OpenJobs {
             } else {
                 None
             };
-            open.put(
+            self.put(
                 id,
                 &target,
                 Open {
@@ -95,8 +159,15 @@ impl OpenJobs {
                     lease_until,
                 },
             );
+            count += 1;
+            last = Some(id);
         }
-        Ok(open)
+        Ok(if count == limit { last } else { None })
+    }
+
+    /// Open jobs in the file that the order does not hold yet.
+    pub fn has_more_in_file(&self) -> bool {
+        self.held_up_to.is_some()
     }
 
     /// Open jobs, pending or in flight.
@@ -113,8 +184,15 @@ impl OpenJobs {
         self.stale
     }
 
-    /// A new job, or a dead letter replayed: pending, due at `run_at`.
+    /// A new job, or a dead letter replayed: pending, due at `run_at`. Once the order is full,
+    /// later jobs stay in the file alone until [`OpenJobs::refill`] has room for them.
     pub fn add(&mut self, id: DeliveryId, target: &str, run_at: i64) {
+        if self.held_up_to.is_none() && self.jobs >= self.limit {
+            self.held_up_to = self.newest;
+        }
+        if self.held_up_to.is_some_and(|up_to| id > up_to) {
+            return;
+        }
         self.put(
             id,
             target,
@@ -186,6 +264,7 @@ impl OpenJobs {
     }
 
     fn put(&mut self, id: DeliveryId, target: &str, open: Open) {
+        self.newest = self.newest.max(Some(id));
         let queue = match self.targets.get_mut(target) {
             Some(queue) => queue,
             None => {
@@ -261,7 +340,7 @@ mod tests {
 
     #[test]
     fn a_target_is_due_while_its_oldest_job_is_pending_and_due() {
-        let mut open = OpenJobs::default();
+        let mut open = OpenJobs::new(usize::MAX);
         let id = ids(3);
         open.add(id[0], "a", 100);
         open.add(id[1], "a", 50);
@@ -282,7 +361,7 @@ mod tests {
 
     #[test]
     fn a_target_whose_head_is_in_flight_is_not_due_until_the_head_finishes() {
-        let mut open = OpenJobs::default();
+        let mut open = OpenJobs::new(usize::MAX);
         let id = ids(2);
         open.add(id[0], "a", 0);
         open.leased(id[0], "a", 1_000);
@@ -308,7 +387,7 @@ mod tests {
 
     #[test]
     fn a_retried_job_waits_for_its_new_run_at_and_holds_its_target_back() {
-        let mut open = OpenJobs::default();
+        let mut open = OpenJobs::new(usize::MAX);
         let id = ids(2);
         open.add(id[0], "a", 0);
         open.add(id[1], "a", 0);
@@ -320,8 +399,102 @@ mod tests {
     }
 
     #[test]
+    fn a_full_order_leaves_later_jobs_in_the_file() {
+        let mut open = OpenJobs::new(3);
+        let id = ids(6);
+        for id in &id[1..] {
+            open.add(*id, "a", 0);
+        }
+
+        assert_eq!(open.len(), 3);
+        assert!(open.has_more_in_file());
+        assert_eq!(open.due_jobs("a", 0), vec![id[1], id[2], id[3]]);
+        open.add(id[0], "a", 0);
+        assert_eq!(
+            open.due_jobs("a", 0),
+            vec![id[0], id[1], id[2], id[3]],
+            "a job older than the file's (a replayed dead letter) is still held"
+        );
+    }
+
+    /// The columns the order reads, and the index it reads them by.
+    fn file() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE deliveries (id TEXT PRIMARY KEY, target TEXT NOT NULL, run_at INTEGER NOT NULL, \
+             status TEXT NOT NULL, lease_until INTEGER, finished_at INTEGER); \
+             CREATE INDEX deliveries_open ON deliveries (id) WHERE finished_at IS NULL;",
+        )
+        .unwrap();
+        conn
+    }
+
+    fn store(conn: &Connection, id: DeliveryId, target: &str) {
+        conn.execute(
+            "INSERT INTO deliveries (id, target, run_at, status) VALUES (?1, ?2, 0, 'pending')",
+            rusqlite::params![id.to_string(), target],
+        )
+        .unwrap();
+    }
+
+    fn finish(conn: &Connection, open: &mut OpenJobs, id: DeliveryId, target: &str) {
+        conn.execute(
+            "UPDATE deliveries SET finished_at = 1, status = 'delivered' WHERE id = ?1",
+            [id.to_string()],
+        )
+        .unwrap();
+        open.remove(id, target);
+    }
+
+    #[test]
+    fn jobs_left_in_the_file_join_the_order_oldest_first_as_it_empties() {
+        let conn = file();
+        let id = ids(25);
+        for (i, id) in id.iter().enumerate() {
+            store(&conn, *id, if i % 2 == 0 { "even" } else { "odd" });
+        }
+        let mut open = OpenJobs::load(&conn, 10).unwrap();
+        assert_eq!(open.len(), 10);
+        assert!(open.has_more_in_file());
+
+        open.refill(&conn).unwrap();
+        assert_eq!(open.len(), 10, "no room: nothing read");
+
+        let mut delivered = Vec::new();
+        while open.len() > 0 {
+            for target in ["even", "odd"] {
+                if let Some(head) = open.due_jobs(target, 0).first().copied() {
+                    finish(&conn, &mut open, head, target);
+                    delivered.push(head);
+                }
+            }
+            open.refill(&conn).unwrap();
+        }
+        let mut expected_even: Vec<_> = id.iter().step_by(2).copied().collect();
+        let mut expected_odd: Vec<_> = id.iter().skip(1).step_by(2).copied().collect();
+        let delivered_even: Vec<_> = delivered
+            .iter()
+            .filter(|d| expected_even.contains(d))
+            .copied()
+            .collect();
+        let delivered_odd: Vec<_> = delivered
+            .iter()
+            .filter(|d| expected_odd.contains(d))
+            .copied()
+            .collect();
+        expected_even.sort();
+        expected_odd.sort();
+        assert_eq!(
+            delivered_even, expected_even,
+            "each participant's jobs in order, none missed"
+        );
+        assert_eq!(delivered_odd, expected_odd);
+        assert!(!open.has_more_in_file());
+    }
+
+    #[test]
     fn a_lease_ending_at_the_epoch_has_run_out() {
-        let mut open = OpenJobs::default();
+        let mut open = OpenJobs::new(usize::MAX);
         let id = ids(1);
         open.add(id[0], "a", 0);
         open.leased(id[0], "a", 0);
@@ -332,7 +505,7 @@ mod tests {
 
     #[test]
     fn only_leases_that_ran_out_are_expired() {
-        let mut open = OpenJobs::default();
+        let mut open = OpenJobs::new(usize::MAX);
         let id = ids(3);
         for (i, id) in id.iter().enumerate() {
             open.add(*id, &format!("t{i}"), 0);
@@ -352,7 +525,7 @@ mod tests {
 
     #[test]
     fn changes_to_unknown_jobs_change_nothing() {
-        let mut open = OpenJobs::default();
+        let mut open = OpenJobs::new(usize::MAX);
         let id = ids(2);
         open.add(id[0], "a", 0);
         open.leased(id[1], "a", 100);
@@ -365,7 +538,7 @@ mod tests {
 
     #[test]
     fn a_replayed_job_older_than_the_rest_heads_its_target_again() {
-        let mut open = OpenJobs::default();
+        let mut open = OpenJobs::new(usize::MAX);
         let id = ids(3);
         open.add(id[1], "a", 0);
         open.add(id[2], "a", 0);

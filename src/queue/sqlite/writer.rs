@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 use rusqlite::{Connection, OpenFlags, Params, Statement, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
-use super::open_jobs::OpenJobs;
+use super::open_jobs::{HELD_AT_MOST, OpenJobs};
 use crate::queue::job::{
     ClaimedGroup, DeliveryId, Finish, Inserted, Job, NewJob, Replay, Status, WrittenKeys, to_ms,
 };
@@ -71,9 +71,13 @@ impl SqliteWriter {
         conn.pragma_update(None, "cache_size", -4_096)?;
         conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)?;
         conn.set_prepared_statement_cache_capacity(32);
-        let open = OpenJobs::load(&conn)?;
+        let open = OpenJobs::load(&conn, HELD_AT_MOST)?;
         if open.len() > 0 {
-            tracing::info!(jobs = open.len(), "open jobs read from the store");
+            tracing::info!(
+                jobs = open.len(),
+                more_in_file = open.has_more_in_file(),
+                "open jobs read from the store"
+            );
         }
         let (batches, requests) = mpsc::channel::<Request>();
         std::thread::Builder::new()
@@ -167,7 +171,7 @@ fn write_batches(
 /// transaction tries again first: meanwhile a claim may find a job gone (and skip it) or miss
 /// one, but nothing is written wrongly, since each write checks the row itself.
 fn reload(conn: &Connection, open: &mut OpenJobs) {
-    match OpenJobs::load(conn) {
+    match OpenJobs::load(conn, HELD_AT_MOST) {
         Ok(fresh) => *open = fresh,
         Err(err) => {
             tracing::error!(error = %err, "cannot read the open jobs again; trying before the next transaction");
@@ -206,6 +210,7 @@ fn try_together(
         .iter()
         .map(|batch| write_batch(&tx, open, batch, now))
         .collect::<Result<Vec<_>, _>>()?;
+    open.refill(&tx)?;
     let committing = std::time::Instant::now();
     tx.commit()?;
     tracing::debug!(
@@ -566,7 +571,7 @@ mod tests {
         };
 
         let mut conn = Connection::open(dir.join("bridge.db")).expect("connection");
-        let mut open = OpenJobs::load(&conn).expect("open jobs");
+        let mut open = OpenJobs::load(&conn, HELD_AT_MOST).expect("open jobs");
         let results = write_batches(&mut conn, &mut open, &[&claim, &intake]).expect("written");
 
         assert!(
@@ -604,13 +609,57 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 
+    /// A backlog larger than the order holds waits in the file; a claim takes the held jobs,
+    /// the oldest, and the next transaction with room reads the rest.
+    #[tokio::test]
+    async fn a_backlog_beyond_the_order_is_claimed_oldest_first() {
+        let (_store, dir) = temp_store(true).await;
+        let mut conn = Connection::open(dir.join("bridge.db")).expect("connection");
+        let mut open = OpenJobs::load(&conn, 3).expect("open jobs");
+        let jobs: Vec<NewJob> = (0..7)
+            .map(|i| new_job(&format!("e{i}"), "c1", &i.to_string()))
+            .collect();
+        let intake = Batch {
+            inserts: jobs.clone(),
+            ..Batch::default()
+        };
+        write_batches(&mut conn, &mut open, &[&intake]).expect("written");
+        assert_eq!(open.len(), 3);
+        assert!(open.has_more_in_file());
+
+        let claim = Batch {
+            claim: Some(ClaimRequest {
+                limit: 10,
+                lease: Duration::from_secs(30),
+                expire_leases: false,
+            }),
+            ..Batch::default()
+        };
+        let results = write_batches(&mut conn, &mut open, &[&claim]).expect("written");
+        let claimed = &results[0].as_ref().expect("claimed").claimed;
+        let ids: Vec<DeliveryId> = claimed[0].jobs.iter().map(|j| j.id).collect();
+        assert_eq!(ids, vec![jobs[0].id, jobs[1].id, jobs[2].id]);
+
+        // Room for the rest once the claimed jobs are gone (the order's limit is 3 here).
+        for id in ids {
+            open.remove(id, "c1/*");
+        }
+        write_batches(&mut conn, &mut open, &[&Batch::default()]).expect("written");
+        assert_eq!(
+            open.due_jobs("c1/*", i64::MAX),
+            vec![jobs[3].id, jobs[4].id, jobs[5].id]
+        );
+        drop(conn);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
     /// An order that could not be read again is read before the next transaction: a job it
     /// missed is not left waiting for a restart.
     #[tokio::test]
     async fn an_order_that_could_not_be_read_again_is_read_before_the_next_transaction() {
         let (_store, dir) = temp_store(true).await;
         let mut conn = Connection::open(dir.join("bridge.db")).expect("connection");
-        let mut open = OpenJobs::load(&conn).expect("open jobs");
+        let mut open = OpenJobs::load(&conn, HELD_AT_MOST).expect("open jobs");
         const ROW: &str = "INSERT INTO deliveries (id, idempotency_key, source, event_id, conversation_id, target, \
                            attributes, status, run_at, received_at, updated_at) \
                            VALUES (?1, ?2, 'crm', 'e', 'c1', 'c1/*', '{\"k\":\"v\"}', 'pending', 0, 0, 0)";
