@@ -542,6 +542,18 @@ mod tests {
     use super::*;
     use crate::queue::sqlite::tests::{new_job, temp_store};
 
+    /// A workers' claim of up to ten targets.
+    fn claim_ten() -> Batch {
+        Batch {
+            claim: Some(ClaimRequest {
+                limit: 10,
+                lease: Duration::from_secs(30),
+                expire_leases: false,
+            }),
+            ..Batch::default()
+        }
+    }
+
     /// Two batches handed over together, the first of which fails (a claim meets a row it
     /// cannot read): the second is written, and nothing of the first is.
     #[tokio::test]
@@ -556,14 +568,7 @@ mod tests {
         .execute(&store.readers)
         .await
         .expect("an unreadable job");
-        let claim = Batch {
-            claim: Some(ClaimRequest {
-                limit: 10,
-                lease: Duration::from_secs(30),
-                expire_leases: false,
-            }),
-            ..Batch::default()
-        };
+        let claim = claim_ten();
         let job = new_job("good", "c2", "v");
         let intake = Batch {
             inserts: vec![job.clone()],
@@ -627,14 +632,7 @@ mod tests {
         assert_eq!(open.len(), 3);
         assert!(open.has_more_in_file());
 
-        let claim = Batch {
-            claim: Some(ClaimRequest {
-                limit: 10,
-                lease: Duration::from_secs(30),
-                expire_leases: false,
-            }),
-            ..Batch::default()
-        };
+        let claim = claim_ten();
         let results = write_batches(&mut conn, &mut open, &[&claim]).expect("written");
         let claimed = &results[0].as_ref().expect("claimed").claimed;
         let ids: Vec<DeliveryId> = claimed[0].jobs.iter().map(|j| j.id).collect();
@@ -673,14 +671,7 @@ mod tests {
         let id = DeliveryId::new();
         conn.execute(ROW, params![id.to_string(), "crm:event:good"])
             .expect("a job the order missed");
-        let claim = Batch {
-            claim: Some(ClaimRequest {
-                limit: 10,
-                lease: Duration::from_secs(30),
-                expire_leases: false,
-            }),
-            ..Batch::default()
-        };
+        let claim = claim_ten();
         let results = write_batches(&mut conn, &mut open, &[&claim]).expect("written");
 
         let claimed = &results[0].as_ref().expect("the claim").claimed;
