@@ -106,10 +106,11 @@ impl OpenJobs {
     /// Reads the open jobs in the file alone into the order while it has room for [`REFILL`] of
     /// them: a read of the end of `deliveries_open`, in the writer's transaction.
     pub fn refill(&mut self, conn: &Connection) -> Result<(), StoreError> {
+        let batch = REFILL.min(self.limit);
         if let Some(after) = self.held_up_to
-            && self.jobs + REFILL.min(self.limit) <= self.limit
+            && self.jobs + batch <= self.limit
         {
-            self.held_up_to = self.read(conn, Some(after), REFILL.min(self.limit))?;
+            self.held_up_to = self.read(conn, Some(after), batch)?;
         }
         Ok(())
     }

@@ -210,7 +210,11 @@ fn try_together(
         .iter()
         .map(|batch| write_batch(&tx, open, batch, now))
         .collect::<Result<Vec<_>, _>>()?;
-    open.refill(&tx)?;
+    // A row the order cannot read must not stop the intake (as failing this transaction
+    // would): the jobs from it on wait in the file, and the next transaction tries again.
+    if let Err(err) = open.refill(&tx) {
+        tracing::error!(error = %err, "cannot read more open jobs from the store; trying again with the next transaction");
+    }
     let committing = std::time::Instant::now();
     tx.commit()?;
     tracing::debug!(
@@ -646,6 +650,49 @@ mod tests {
         assert_eq!(
             open.due_jobs("c1/*", i64::MAX),
             vec![jobs[3].id, jobs[4].id, jobs[5].id]
+        );
+        drop(conn);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// A row the order cannot read back from the file fails no one's batch: the intake goes on.
+    #[tokio::test]
+    async fn an_unreadable_job_in_the_file_does_not_stop_the_intake() {
+        let (_store, dir) = temp_store(true).await;
+        let mut conn = Connection::open(dir.join("bridge.db")).expect("connection");
+        // Room for three: the refill below reads three rows, the last of them unreadable.
+        let mut open = OpenJobs::load(&conn, 3).expect("open jobs");
+        let held: Vec<NewJob> = (0..3)
+            .map(|i| new_job(&format!("e{i}"), "c1", &i.to_string()))
+            .collect();
+        let mut inserts = held.clone();
+        inserts.push(new_job("e3", "c1", "3"));
+        let intake = Batch {
+            inserts,
+            ..Batch::default()
+        };
+        write_batches(&mut conn, &mut open, &[&intake]).expect("written");
+        conn.execute(
+            "INSERT INTO deliveries (id, idempotency_key, source, event_id, conversation_id, target, \
+             attributes, status, run_at, received_at, updated_at) \
+             VALUES ('zz-not-an-id', 'crm:event:bad', 'crm', 'bad', 'c1', 'c1/*', '{}', 'pending', 0, 0, 0)",
+            [],
+        )
+        .expect("an unreadable job after the one in the file");
+        for job in &held {
+            open.remove(job.id, "c1/*");
+        }
+
+        let later = Batch {
+            inserts: vec![new_job("e4", "c1", "4")],
+            ..Batch::default()
+        };
+        let results = write_batches(&mut conn, &mut open, &[&later]).expect("written");
+
+        assert!(
+            results[0].as_ref().is_ok_and(|r| r.inserted.len() == 1),
+            "{:?}",
+            results[0]
         );
         drop(conn);
         let _ = std::fs::remove_dir_all(dir);
