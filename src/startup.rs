@@ -1,5 +1,6 @@
-//! The composition root: builds the application state from validated settings, starts the
-//! in-process simulator when configured, serves HTTP and shuts down gracefully.
+//! The composition root: builds the application state from validated settings (the Genesys
+//! client, the store, the intake), starts the in-process simulator when configured, serves the
+//! router, runs delivery beside it and shuts down gracefully.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -9,52 +10,14 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Settings, SimulatorSettings, describe_source};
+use crate::delivery::{self, DeliverySettings};
 use crate::genesys::{BuildError, Endpoints, GenesysClient};
+use crate::intake::Intake;
 use crate::queue::{Queue, StoreError};
 use crate::simulator::{NewConversation, RunningSimulator, SimConfig, Simulator};
-use crate::webhook::intake::Intake;
+use crate::state::{AdminAccess, AppState, Clock, Services};
+use crate::telemetry::metrics::Metrics;
 use crate::webhook::signature::Scheme;
-
-/// The ops API's credentials, as the HTTP layer checks them.
-#[derive(Clone, Debug, Default)]
-pub struct AdminAccess {
-    /// SHA-256 of the admin token; `None` disables the ops API.
-    pub token_digest: Option<Vec<u8>>,
-    /// Whether `/deliveries` shows attribute values (customer data) or only keys.
-    pub show_values: bool,
-}
-
-pub type Clock = Arc<dyn Fn() -> time::OffsetDateTime + Send + Sync>;
-
-/// What every handler can reach. axum clones it for every extractor of every request, so it is
-/// one `Arc` (an increment), not the services themselves (a string and a dozen increments each
-/// time).
-#[derive(Clone, Debug)]
-pub struct AppState(Arc<Services>);
-
-impl std::ops::Deref for AppState {
-    type Target = Services;
-
-    fn deref(&self) -> &Services {
-        &self.0
-    }
-}
-
-/// The services behind [`AppState`].
-#[derive(Clone)]
-pub struct Services {
-    pub profile: String,
-    pub genesys: GenesysClient,
-    pub intake: Arc<Intake>,
-    pub queue: Queue,
-    pub admin: AdminAccess,
-    pub max_body_bytes: usize,
-    pub metrics: crate::telemetry::metrics::Metrics,
-    /// Wall-clock time for signature timestamps; tests replace it to replay published vectors.
-    pub clock: Clock,
-    /// Cancelled when the process starts shutting down (readiness turns 503).
-    pub shutdown: CancellationToken,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -78,16 +41,9 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     simulator: Option<RunningSimulator>,
+    delivery: DeliverySettings,
     shutdown_grace: Duration,
     request_timeout: Duration,
-}
-
-impl std::fmt::Debug for Services {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Services")
-            .field("profile", &self.profile)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Application {
@@ -136,9 +92,13 @@ impl Application {
         if settings.sources.is_empty() {
             tracing::warn!("no sources are configured: every webhook will be answered 404");
         }
-        let intake = Arc::new(Intake::new(settings.sources));
         let queue = Queue::open(settings.queue.clone(), &settings.genesys.client.client_id).await?;
         tracing::info!(store = %settings.queue.store.describe(), "store open");
+        let intake = Intake::new(
+            settings.sources,
+            queue.clone(),
+            genesys.participant_purposes(),
+        );
         let admin = AdminAccess {
             token_digest: settings.admin.token.as_ref().map(|t| {
                 use secrecy::ExposeSecret;
@@ -153,18 +113,19 @@ impl Application {
             .map_err(|source| StartupError::Bind { addr, source })?;
         Ok(Self {
             listener,
-            state: AppState(Arc::new(Services {
+            state: AppState::new(Services {
                 profile: settings.profile,
                 genesys,
-                intake,
+                intake: Arc::new(intake),
                 queue,
                 admin,
                 max_body_bytes: settings.server.max_body_bytes,
                 clock: Arc::new(time::OffsetDateTime::now_utc),
-                metrics: crate::telemetry::metrics::Metrics::install(),
+                metrics: Metrics::install(),
                 shutdown,
-            })),
+            }),
             simulator,
+            delivery: settings.delivery,
             shutdown_grace: settings.server.shutdown_grace,
             request_timeout: settings.server.request_timeout,
         })
@@ -172,7 +133,7 @@ impl Application {
 
     /// Replaces the wall clock the intake checks signature timestamps against.
     pub fn with_clock(mut self, clock: Clock) -> Self {
-        Arc::make_mut(&mut self.state.0).clock = clock;
+        self.state.set_clock(clock);
         self
     }
 
@@ -193,10 +154,13 @@ impl Application {
     /// the grace period.
     pub async fn run(self) -> Result<(), StartupError> {
         let shutdown = self.state.shutdown.clone();
-        let workers = self
-            .state
-            .queue
-            .start(self.state.genesys.clone(), shutdown.clone());
+        self.state.queue.start_upkeep(&shutdown);
+        let workers = delivery::start(
+            self.state.queue.consumer(),
+            self.state.genesys.clone(),
+            self.delivery,
+            shutdown.clone(),
+        );
         let router = crate::http::router(self.state, self.request_timeout);
         let grace = self.shutdown_grace;
         let serve = axum::serve(self.listener, router)

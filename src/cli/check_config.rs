@@ -58,13 +58,13 @@ pub fn summary(settings: &Settings) -> String {
             None => "unlimited".to_owned(),
         }
     );
-    let q = &settings.queue;
+    let (q, d) = (&settings.queue, &settings.delivery);
     let _ = writeln!(
         out,
         "queue       store {} · {} workers · retries for {:?} · idempotency window {:?}",
         q.store.describe(),
-        q.workers,
-        q.retry.horizon,
+        d.workers,
+        d.retry.horizon,
         q.idempotency_window
     );
     let _ = writeln!(

@@ -135,7 +135,6 @@ fn one_line(text: &str, max: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use std::net::{Ipv4Addr, SocketAddr};
 

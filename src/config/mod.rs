@@ -12,6 +12,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use crate::delivery::DeliverySettings;
 use crate::genesys::{ClientSettings, Endpoints};
 use crate::queue::QueueSettings;
 use crate::webhook::mapping::Limits;
@@ -116,7 +117,10 @@ pub struct Settings {
     pub simulator: Option<SimulatorSettings>,
     /// The configured integrations, validated and ready to verify requests.
     pub sources: Vec<Source>,
+    /// `[queue]` and `[store]`: where jobs are kept, and for how long.
     pub queue: QueueSettings,
+    /// `[queue]`: how jobs are delivered (workers, leases, retries).
+    pub delivery: DeliverySettings,
     pub admin: AdminSettings,
 }
 
@@ -220,7 +224,7 @@ fn validate(raw: RawConfig, profile: &str) -> Result<Settings, ConfigError> {
     let genesys = genesys::settings(raw.genesys, simulator.is_some(), &mut problems);
     let production = profile == "production";
     let sources = sources::sources(raw.sources, raw.limits, production, &mut problems);
-    let mut queue = queue::queue(raw.queue, server.shutdown_grace, &mut problems);
+    let (mut queue, delivery) = queue::queue(raw.queue, server.shutdown_grace, &mut problems);
     let embedded = std::mem::take(&mut queue.store);
     queue.store = store::store(raw.store, embedded, &mut problems);
     let admin = queue::admin(raw.admin, production, &mut problems);
@@ -238,6 +242,7 @@ fn validate(raw: RawConfig, profile: &str) -> Result<Settings, ConfigError> {
         simulator,
         sources,
         queue,
+        delivery,
         admin,
     })
 }

@@ -1,4 +1,4 @@
-//! `[queue]` (durable delivery) and `[admin]` (the ops API).
+//! `[queue]` (the store's retention, and how delivery works it off) and `[admin]` (the ops API).
 
 use std::path::PathBuf;
 
@@ -6,7 +6,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::Problems;
-use crate::queue::{QueueSettings, RetrySchedule, StoreSettings};
+use crate::delivery::{DeliverySettings, RetrySchedule};
+use crate::queue::{QueueSettings, StoreSettings};
 
 /// The local profile's admin token: public, so production refuses it.
 pub const DEMO_ADMIN_TOKEN: &str = "local-admin-token";
@@ -48,7 +49,7 @@ pub(super) fn queue(
     raw: RawQueue,
     shutdown_grace: std::time::Duration,
     problems: &mut Problems,
-) -> QueueSettings {
+) -> (QueueSettings, DeliverySettings) {
     if raw.data_dir.trim().is_empty() {
         problems.add(
             "queue.data_dir",
@@ -58,10 +59,14 @@ pub(super) fn queue(
     if raw.workers == 0 {
         problems.add("queue.workers", "must be at least 1");
     }
-    QueueSettings {
+    let queue = QueueSettings {
         store: StoreSettings::Sqlite {
             data_dir: PathBuf::from(raw.data_dir.trim()),
         },
+        idempotency_window: problems.duration("queue.idempotency_window", &raw.idempotency_window),
+        dead_retention: problems.duration("queue.dead_retention", &raw.dead_retention),
+    };
+    let delivery = DeliverySettings {
         workers: raw.workers.max(1),
         lease: problems.duration("queue.lease", &raw.lease),
         poll_interval: problems.duration("queue.poll_interval", &raw.poll_interval),
@@ -73,11 +78,10 @@ pub(super) fn queue(
             recheck_delay: problems.duration("queue.recheck_delay", &raw.recheck_delay),
         },
         write_ended_conversations: raw.write_ended_conversations,
-        idempotency_window: problems.duration("queue.idempotency_window", &raw.idempotency_window),
-        dead_retention: problems.duration("queue.dead_retention", &raw.dead_retention),
         participant_cache: raw.participant_cache,
         shutdown_grace,
-    }
+    };
+    (queue, delivery)
 }
 
 pub(super) fn admin(raw: RawAdmin, production: bool, problems: &mut Problems) -> AdminSettings {

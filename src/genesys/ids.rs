@@ -80,7 +80,6 @@ id_type!(ConversationId, "conversation id");
 id_type!(ParticipantId, "participant id");
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

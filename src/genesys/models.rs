@@ -91,7 +91,6 @@ pub(crate) struct TokenErrorBody {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -41,7 +41,6 @@ pub fn choose_participant<'c>(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

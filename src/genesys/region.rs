@@ -125,7 +125,6 @@ impl Endpoints {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -3,118 +3,19 @@
 use std::time::SystemTime;
 
 use axum::Json;
-use axum::extract::{FromRequestParts, Path, RawQuery, State};
-use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
-use serde::Serialize;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
 use serde_json::json;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
+use super::admin::Admin;
 use super::problem::Problem;
-use super::webhooks::store_problem;
-use crate::queue::job::{LastError, to_ms};
+use super::views::DeliveryView;
+use crate::queue::job::to_ms;
 use crate::queue::{DeliveryId, Filter, Job, Replay, Status};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 500;
-
-/// A delivery as operators see it. Attribute values only when `admin.show_values` allows: they
-/// are customer data.
-#[derive(Debug, Serialize)]
-pub struct DeliveryView {
-    pub delivery_id: DeliveryId,
-    pub status: Status,
-    pub source: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub event_id: Option<String>,
-    pub conversation_id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub participant_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub delivered_to: Option<String>,
-    pub attribute_keys: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub attributes: Option<std::collections::BTreeMap<String, String>>,
-    pub attempts: u32,
-    /// Unix milliseconds.
-    pub received_at: i64,
-    pub updated_at: i64,
-    pub next_attempt_at: Option<i64>,
-    pub finished_at: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_error: Option<LastError>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dead_reason: Option<String>,
-}
-
-impl DeliveryView {
-    pub fn of(job: &Job, show_values: bool) -> Self {
-        Self {
-            delivery_id: job.id,
-            status: job.status,
-            source: job.source.clone(),
-            event_id: job.event_id.clone(),
-            conversation_id: job.conversation_id.clone(),
-            participant_id: job.participant_id.clone(),
-            delivered_to: job.delivered_to.clone(),
-            attribute_keys: job.attributes.keys().cloned().collect(),
-            attributes: show_values.then(|| job.attributes.clone()),
-            attempts: job.attempts,
-            received_at: to_ms(job.received_at),
-            updated_at: to_ms(job.updated_at),
-            next_attempt_at: (job.status == Status::Pending).then(|| to_ms(job.run_at)),
-            finished_at: job.finished_at.map(to_ms),
-            last_error: job.last_error.clone(),
-            dead_reason: job.dead_reason.clone(),
-        }
-    }
-}
-
-/// Proof that the request carried the admin bearer token.
-#[derive(Debug)]
-pub struct Admin;
-
-impl FromRequestParts<AppState> for Admin {
-    type Rejection = Problem;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let unauthorized = |detail: &str| {
-            Problem::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "Unauthorized",
-                detail.to_owned(),
-            )
-        };
-        let Some(expected) = &state.admin.token_digest else {
-            return Err(unauthorized(
-                "the ops API is disabled: set admin.token (or admin.token_file)",
-            ));
-        };
-        let presented = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .ok_or_else(|| unauthorized("send Authorization: Bearer <admin.token>"))?;
-        // Digests first, so the comparison takes the same time whatever the length.
-        let digest = Sha256::digest(presented.as_bytes());
-        if bool::from(digest.as_slice().ct_eq(expected.as_slice())) {
-            Ok(Admin)
-        } else {
-            Err(unauthorized("the bearer token is not the admin token"))
-        }
-    }
-}
 
 pub async fn get_one(
     _: Admin,
@@ -135,8 +36,7 @@ pub async fn list(
     let jobs = state
         .queue
         .list(&params.filter, limit, params.cursor)
-        .await
-        .map_err(store_problem)?;
+        .await?;
     let next_cursor = (jobs.len() == limit as usize)
         .then(|| jobs.last().map(|j| j.id))
         .flatten();
@@ -165,11 +65,7 @@ pub async fn replay_one(
             ),
         ));
     }
-    let replayed = state
-        .queue
-        .replay(Replay::One(id))
-        .await
-        .map_err(store_problem)?;
+    let replayed = state.queue.replay(Replay::One(id)).await?;
     tracing::info!(delivery_id = %id, "dead letter replayed");
     Ok(Json(json!({ "replayed": replayed, "delivery_id": id })))
 }
@@ -201,8 +97,7 @@ pub async fn replay_many(
             source: source.clone(),
             limit: params.limit,
         })
-        .await
-        .map_err(store_problem)?;
+        .await?;
     tracing::info!(
         replayed,
         source = source.as_deref(),
@@ -275,12 +170,7 @@ fn bad_param(name: &str, detail: &str) -> Problem {
 /// The stored delivery `text` names, or the problem that says why there is none.
 async fn existing(state: &AppState, text: &str) -> Result<Job, Problem> {
     let id = parse_id(text)?;
-    state
-        .queue
-        .get(id)
-        .await
-        .map_err(store_problem)?
-        .ok_or_else(|| not_found(id))
+    state.queue.get(id).await?.ok_or_else(|| not_found(id))
 }
 
 fn parse_id(text: &str) -> Result<DeliveryId, Problem> {
@@ -306,7 +196,6 @@ fn not_found(id: DeliveryId) -> Problem {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

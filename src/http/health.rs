@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// A token request made by a readiness probe gives up after this long: probes have deadlines.
 const TOKEN_PROBE_TIMEOUT: Duration = Duration::from_secs(2);

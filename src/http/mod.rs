@@ -1,9 +1,13 @@
-//! The HTTP surface: one router, one file per resource, problem+json for every error.
+//! The HTTP surface: one router over the [`AppState`], one file per resource (`webhooks`,
+//! `deliveries`, `health`), the admin credential (`admin`), the bodies several resources share
+//! (`views`) and problem+json for every error ([`problem`], with a `From` impl per error type).
 
-pub mod deliveries;
-pub mod health;
-pub mod problem;
-pub mod webhooks;
+mod admin;
+mod deliveries;
+mod health;
+mod problem;
+mod views;
+mod webhooks;
 
 use std::time::Duration;
 
@@ -17,7 +21,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn router(state: AppState, request_timeout: Duration) -> Router {
     let max_body = state.max_body_bytes;

@@ -1,22 +1,21 @@
-//! `POST /webhooks/{source}`: verify, map, hand off — or say precisely why not.
+//! `POST /webhooks/{source}`: extract the request, hand it to the intake, answer with what
+//! became of it — or say precisely why not.
+
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
-use std::time::{Duration, Instant, SystemTime};
-
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::deliveries::DeliveryView;
 use super::problem::Problem;
-use crate::queue::{DeliveryId, Inserted, Status, StoreError};
-use crate::startup::AppState;
+use super::views::DeliveryView;
+use crate::intake::{Accepted, Outcome, Submission};
+use crate::state::AppState;
 use crate::telemetry::metrics as m;
-use crate::webhook::intake::IntakeError;
-use crate::webhook::plan::plan;
 use crate::webhook::signature::IncomingRequest;
 
 pub async fn receive(
@@ -29,106 +28,100 @@ pub async fn receive(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
     let started = Instant::now();
-    let answer = handle(&state, &source, query, &method, &uri, &headers, body).await;
-    // Only configured names become label values: the path is the sender's to choose.
-    let source_label = if state.intake.source(&source).is_some() {
-        source
-    } else {
-        "unknown".to_owned()
-    };
-    let (outcome, reason) = match &answer {
-        Ok((_, outcome)) => (*outcome, String::new()),
-        Err(problem) => ("rejected", problem.reason().to_owned()),
-    };
-    ::metrics::counter!(m::WEBHOOKS, "source" => source_label, "outcome" => outcome, "reason" => reason).increment(1);
-    ::metrics::histogram!(m::INTAKE_SECONDS, "outcome" => outcome)
-        .record(started.elapsed().as_secs_f64());
-    answer.map(|(response, _)| response)
+    let answer = accept(
+        &state,
+        &source,
+        query.as_deref(),
+        &method,
+        &uri,
+        &headers,
+        body,
+    )
+    .await;
+    record(&state, source, &answer, started);
+    answer.map(|outcome| respond(outcome, state.admin.show_values))
 }
 
-/// The intake proper; the outcome label comes back with the response.
-async fn handle(
+/// Hands the request to the intake; a body that could not be read, or a `?dry_run` that is not
+/// true or false, is refused before it.
+async fn accept(
     state: &AppState,
     source: &str,
-    query: Option<String>,
+    query: Option<&str>,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(Response, &'static str), Problem> {
+) -> Result<Outcome, Problem> {
     let body = body.map_err(|rejection| body_problem(&rejection, state.max_body_bytes))?;
-    let dry_run = dry_run(query.as_deref())?;
+    let dry_run = dry_run(query)?;
     let request = IncomingRequest {
         method,
         uri,
         headers,
         body: &body,
     };
-    let prepared = state
-        .intake
-        .prepare(source, request, (state.clock)())
-        .map_err(intake_problem)?;
-    if dry_run {
-        return Ok((
-            Json(plan(&prepared, state.genesys.participant_purposes())).into_response(),
-            "dry_run",
-        ));
-    }
-    if prepared.mapped.attributes.is_empty() {
-        let body = Json(json!({
-            "status": "nothing_to_write",
-            "detail": "no mapped field had a value, so nothing is sent to Genesys",
-            "skipped_null": prepared.mapped.skipped_null,
-            "dropped": prepared.mapped.dropped,
-        }));
-        return Ok(((StatusCode::OK, body).into_response(), "nothing_to_write"));
-    }
-    if state.intake.is_replay(&prepared) {
-        return Err(intake_problem(IntakeError::Replay));
-    }
-    let job = prepared.into_job(SystemTime::now());
-    let conversation = job.conversation_id.clone();
-    let keys: Vec<String> = job.attributes.keys().cloned().collect();
-    let id = match state.queue.enqueue(job).await.map_err(store_problem)? {
-        Inserted::New(id) => id,
-        Inserted::Duplicate { id, status } => return Ok((duplicate(id, status), "duplicate")),
-        Inserted::Replayed => return Err(intake_problem(IntakeError::Replay)),
+    let submission = Submission {
+        source,
+        request,
+        now: (state.clock)(),
+        dry_run,
+        wait: prefer_wait(headers),
     };
-    tracing::info!(delivery_id = %id, source, conversation_id = conversation, keys = keys.len(), "webhook accepted");
-    if let Some(wait) = prefer_wait(headers) {
-        let waited = state.queue.wait(id, wait).await.map_err(store_problem)?;
-        if let Some(job) = waited.filter(|j| j.status.is_final()) {
-            let mut response = (
-                StatusCode::OK,
-                Json(DeliveryView::of(&job, state.admin.show_values)),
-            )
-                .into_response();
+    Ok(state.intake.accept(submission).await?)
+}
+
+/// The intake's metrics. Only configured names become label values: the path is the sender's
+/// to choose.
+fn record(state: &AppState, source: String, answer: &Result<Outcome, Problem>, started: Instant) {
+    let source = if state.intake.knows(&source) {
+        source
+    } else {
+        "unknown".to_owned()
+    };
+    let (outcome, reason) = match answer {
+        Ok(outcome) => (outcome.label(), String::new()),
+        Err(problem) => ("rejected", problem.reason().to_owned()),
+    };
+    ::metrics::counter!(m::WEBHOOKS, "source" => source, "outcome" => outcome, "reason" => reason)
+        .increment(1);
+    ::metrics::histogram!(m::INTAKE_SECONDS, "outcome" => outcome)
+        .record(started.elapsed().as_secs_f64());
+}
+
+fn respond(outcome: Outcome, show_values: bool) -> Response {
+    match outcome {
+        Outcome::DryRun(plan) => Json(plan).into_response(),
+        Outcome::NothingToWrite { skipped_null, dropped } => {
+            let body = Json(json!({
+                "status": "nothing_to_write",
+                "detail": "no mapped field had a value, so nothing is sent to Genesys",
+                "skipped_null": skipped_null,
+                "dropped": dropped,
+            }));
+            (StatusCode::OK, body).into_response()
+        }
+        Outcome::Duplicate { id, status } => (
+            StatusCode::OK,
+            Json(json!({ "status": "duplicate", "delivery_id": id, "delivery_status": status,
+                         "detail": "this event was already accepted; nothing new is sent to Genesys" })),
+        )
+            .into_response(),
+        Outcome::Accepted(Accepted { finished: Some((job, wait)), .. }) => {
+            let mut response = (StatusCode::OK, Json(DeliveryView::of(&job, show_values))).into_response();
             response.headers_mut().insert(
                 "preference-applied",
                 HeaderValue::from_str(&format!("wait={}", wait.as_secs()))
                     .unwrap_or(HeaderValue::from_static("wait")),
             );
-            return Ok((response, "accepted"));
+            response
         }
+        Outcome::Accepted(Accepted { id, conversation_id, attribute_keys, finished: None }) => (
+            StatusCode::ACCEPTED,
+            Json(json!({ "status": "accepted", "delivery_id": id, "conversation_id": conversation_id, "attribute_keys": attribute_keys })),
+        )
+            .into_response(),
     }
-    let response = (
-        StatusCode::ACCEPTED,
-        Json(json!({ "status": "accepted", "delivery_id": id, "conversation_id": conversation, "attribute_keys": keys })),
-    )
-        .into_response();
-    Ok((response, "accepted"))
-}
-
-fn duplicate(id: DeliveryId, status: Status) -> Response {
-    tracing::info!(delivery_id = %id, "duplicate webhook: answered with the original delivery");
-    (
-        StatusCode::OK,
-        Json(
-            json!({ "status": "duplicate", "delivery_id": id, "delivery_status": status,
-                     "detail": "this event was already accepted; nothing new is sent to Genesys" }),
-        ),
-    )
-        .into_response()
 }
 
 /// Longest `Prefer: wait` honoured: a request should not hold a connection for minutes.
@@ -148,16 +141,6 @@ fn prefer_wait(headers: &HeaderMap) -> Option<Duration> {
         })
         .map(|secs| Duration::from_secs(secs).min(MAX_WAIT))
         .filter(|d| !d.is_zero())
-}
-
-pub(super) fn store_problem(err: StoreError) -> Problem {
-    tracing::error!(error = %err, "the store failed");
-    Problem::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "store-unavailable",
-        "Store unavailable",
-        "the webhook could not be stored, so it was not accepted; send it again",
-    )
 }
 
 /// `?dry_run=true|false|1|0` (absent or empty: false); other query parameters are left to the
@@ -203,54 +186,6 @@ fn body_problem(rejection: &BytesRejection, limit: usize) -> Problem {
             "Unreadable body",
             rejection.body_text(),
         )
-    }
-}
-
-pub(super) fn intake_problem(err: IntakeError) -> Problem {
-    let detail = err.to_string();
-    match err {
-        IntakeError::UnknownSource(name) => Problem::new(
-            StatusCode::NOT_FOUND,
-            "unknown-source",
-            "Unknown source",
-            format!("no source named {name:?} is configured (see `genesys-bridge check-config`)"),
-        ),
-        IntakeError::UnsupportedMediaType(_) => Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "Unsupported media type",
-            format!("{detail}: send Content-Type: application/json"),
-        ),
-        IntakeError::Signature(e) => {
-            Problem::new(StatusCode::UNAUTHORIZED, "signature-rejected", "Signature rejected", e.to_string())
-                .with("reason", e.reason())
-        }
-        IntakeError::Replay => Problem::new(
-            StatusCode::UNAUTHORIZED,
-            "replay",
-            "Replayed request",
-            "this signature was already accepted, for another event, inside the timestamp tolerance window",
-        )
-        .with("reason", "replay"),
-        IntakeError::MalformedJson { line, column, .. } => {
-            Problem::new(StatusCode::BAD_REQUEST, "malformed-json", "Malformed JSON", detail)
-                .with("line", line)
-                .with("column", column)
-        }
-        IntakeError::InvalidEvent(errors) => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-event",
-            "Invalid event",
-            format!("{} problem(s) with the conversation, participant or event id", errors.len()),
-        )
-        .with("errors", errors),
-        IntakeError::Mapping(errors) => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "mapping-failed",
-            "Mapping failed",
-            format!("{} field(s) cannot be written as participant attributes", errors.errors.len()),
-        )
-        .with("errors", errors.errors),
     }
 }
 

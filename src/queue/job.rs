@@ -5,6 +5,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use crate::genesys::{ConversationId, ParticipantId};
+
 /// Identifies one accepted webhook's delivery. Time-ordered (UUIDv7): ids sort by arrival, which
 /// is what per-participant ordering and list cursors rely on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -81,8 +83,8 @@ pub struct NewJob {
     pub idempotency_key: String,
     pub source: String,
     pub event_id: Option<String>,
-    pub conversation_id: String,
-    pub participant_id: Option<String>,
+    pub conversation_id: ConversationId,
+    pub participant_id: Option<ParticipantId>,
     pub attributes: BTreeMap<String, String>,
     pub received_at: SystemTime,
     /// The signature (or signed event id) it was accepted with, for a store that several
@@ -99,14 +101,34 @@ pub struct ReplayKey {
 }
 
 impl NewJob {
-    /// Jobs with the same target are delivered in arrival order, never two at a time.
-    pub fn target(&self) -> String {
-        target(&self.conversation_id, self.participant_id.as_deref())
+    pub fn target(&self) -> Target {
+        Target::of(&self.conversation_id, self.participant_id.as_ref())
     }
 }
 
-pub fn target(conversation_id: &str, participant_id: Option<&str>) -> String {
-    format!("{conversation_id}/{}", participant_id.unwrap_or("*"))
+/// Whose participant data a job writes: a conversation's named participant, or (`*`) the one the
+/// bridge chooses. Jobs with the same target are delivered in arrival order, never two at a time;
+/// stored as `<conversation>/<participant or *>`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Target(String);
+
+impl Target {
+    pub fn of(conversation: &ConversationId, participant: Option<&ParticipantId>) -> Self {
+        Self(format!(
+            "{conversation}/{}",
+            participant.map_or("*", ParticipantId::as_str)
+        ))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// The last failure of a job, as operators see it.
@@ -127,8 +149,11 @@ pub struct Job {
     pub id: DeliveryId,
     pub source: String,
     pub event_id: Option<String>,
-    pub conversation_id: String,
-    pub participant_id: Option<String>,
+    pub conversation_id: ConversationId,
+    /// The participant the payload named; `None`: the bridge chooses one.
+    pub participant_id: Option<ParticipantId>,
+    #[serde(skip)]
+    pub target: Target,
     pub attributes: BTreeMap<String, String>,
     pub status: Status,
     pub attempts: u32,
@@ -139,12 +164,6 @@ pub struct Job {
     pub delivered_to: Option<String>,
     pub last_error: Option<LastError>,
     pub dead_reason: Option<String>,
-}
-
-impl Job {
-    pub fn target(&self) -> String {
-        target(&self.conversation_id, self.participant_id.as_deref())
-    }
 }
 
 /// The outcome of an insert: a new job, or the one already stored for the same idempotency key.
@@ -183,8 +202,8 @@ impl Lease {
 pub enum Finish {
     Delivered {
         leases: Vec<Lease>,
-        participant_id: String,
-        target: String,
+        participant_id: ParticipantId,
+        target: Target,
         /// The keys written, and the newest job they came from.
         keys: Vec<String>,
         newest: DeliveryId,
@@ -237,9 +256,9 @@ impl ClaimedGroup {
     /// Groups claimed jobs by target, oldest first, each with the keys a newer job already
     /// delivered (rare: replays, jobs retried late), which it must not overwrite.
     pub fn assemble(claimed: Vec<Job>, written: &WrittenKeys) -> Vec<ClaimedGroup> {
-        let mut groups: BTreeMap<String, Vec<Job>> = BTreeMap::new();
+        let mut groups: BTreeMap<Target, Vec<Job>> = BTreeMap::new();
         for job in claimed {
-            groups.entry(job.target()).or_default().push(job);
+            groups.entry(job.target.clone()).or_default().push(job);
         }
         groups
             .into_iter()
@@ -247,7 +266,7 @@ impl ClaimedGroup {
                 jobs.sort_by_key(|j| j.id);
                 let newest = jobs.last().map(|j| j.id).unwrap_or_default();
                 let mut superseded: Vec<String> = written
-                    .get(&target)
+                    .get(target.as_str())
                     .into_iter()
                     .flatten()
                     .filter(|(writer, _)| *writer > newest)

@@ -1,61 +1,40 @@
-//! Durable delivery: accepted means delivered.
+//! The durable job store: accepted means stored, and kept until delivered or dead.
 //!
 //! The intake commits each accepted webhook as a job ([`Queue::enqueue`] returns only after the
-//! commit; concurrent intakes share one transaction through the [`writer`]). Workers lease due
-//! jobs, deliver each participant's updates in arrival order — merged into one PATCH when several
-//! are due together — and record the outcome: delivered, retried later (backoff, or Genesys'
-//! `Retry-After`), or a dead letter kept for inspection and replay.
+//! commit; concurrent intakes share one transaction through the group-commit `writer`). Delivery
+//! leases due jobs and records their outcome through a [`Consumer`]; operators read and replay
+//! them through the [`Queue`]. One contract (`contract`), two backends split by role alike:
+//! `sqlite/` (embedded, one process) and `postgres/` (shared by replicas); the reads both run
+//! are written once (`reads`).
 
+mod consumer;
+mod contract;
 pub mod job;
-mod participants;
-pub mod policy;
 mod postgres;
+mod reads;
 mod rows;
-mod sql;
+mod settings;
 mod sqlite;
-pub mod store;
-mod throttle;
+mod store;
 mod waiters;
-mod worker;
-pub mod writer;
+mod writer;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use job::{DeliveryId, Filter, Inserted, Job, NewJob, Replay, ReplayKey, Status};
-pub use policy::RetrySchedule;
-pub use store::{PostgresSettings, Store, StoreError, StoreSettings};
+pub use consumer::Consumer;
+pub use contract::{ClaimRequest, StoreError};
+pub use job::{
+    ClaimedGroup, DeliveryId, Filter, Finish, Inserted, Job, LastError, Lease, NewJob, Replay,
+    ReplayKey, Status, Target,
+};
+pub use settings::{PostgresSettings, QueueSettings, StoreSettings};
+pub use store::Store;
 
-use participants::ParticipantCache;
 use waiters::Waiters;
 use writer::Writer;
-
-use crate::genesys::GenesysClient;
-
-#[derive(Clone, Debug)]
-pub struct QueueSettings {
-    /// Where jobs are kept: the embedded SQLite file or a shared PostgreSQL database.
-    pub store: StoreSettings,
-    /// Deliveries in flight at once.
-    pub workers: usize,
-    /// How long a leased job may stay in flight before it is due again.
-    pub lease: Duration,
-    /// How often idle workers look for retries that came due.
-    pub poll_interval: Duration,
-    pub retry: RetrySchedule,
-    pub write_ended_conversations: bool,
-    /// A duplicate event inside this window is answered with the original delivery.
-    pub idempotency_window: Duration,
-    /// How long dead letters are kept.
-    pub dead_retention: Duration,
-    /// Conversations whose participant is remembered.
-    pub participant_cache: usize,
-    /// How long in-flight deliveries may take to finish at shutdown.
-    pub shutdown_grace: Duration,
-}
 
 /// How often `Prefer: wait` looks at a shared store for an outcome another replica recorded.
 const WAIT_POLL: Duration = Duration::from_millis(50);
@@ -84,7 +63,6 @@ pub struct Queue {
     store: Arc<Store>,
     writer: Writer,
     waiters: Arc<Waiters>,
-    participants: Arc<ParticipantCache>,
     settings: Arc<QueueSettings>,
 }
 
@@ -135,33 +113,25 @@ impl Queue {
             store,
             writer,
             waiters: Arc::new(Waiters::default()),
-            participants: Arc::new(ParticipantCache::new(settings.participant_cache)),
             settings: Arc::new(settings),
         })
     }
 
-    /// Starts delivering through `genesys` until `shutdown`; the handle finishes once in-flight
-    /// deliveries are done (or the grace period is over).
-    pub fn start(&self, genesys: GenesysClient, shutdown: CancellationToken) -> JoinHandle<()> {
-        let deliverer = worker::Deliverer {
+    /// The handle delivery drives the store through.
+    pub fn consumer(&self) -> Consumer {
+        Consumer {
+            store: Arc::clone(&self.store),
             writer: self.writer.clone(),
-            genesys,
-            participants: Arc::clone(&self.participants),
             waiters: Arc::clone(&self.waiters),
-            settings: Arc::clone(&self.settings),
-            held: Arc::default(),
-        };
-        if self.store.is_shared() {
-            tokio::spawn(throttle::share(
-                Arc::clone(&self.store),
-                deliverer.genesys.clone(),
-                shutdown.clone(),
-            ));
         }
+    }
+
+    /// Starts the store's upkeep until `shutdown`: forgetting what is past its retention,
+    /// checkpoints, the gauges.
+    pub fn start_upkeep(&self, shutdown: &CancellationToken) {
         tokio::spawn(self.clone().purge_periodically(shutdown.clone()));
         tokio::spawn(self.clone().checkpoint_periodically(shutdown.clone()));
         tokio::spawn(self.clone().gauges_periodically(shutdown.clone()));
-        tokio::spawn(worker::run(deliverer, shutdown))
     }
 
     /// Commits `job`; answers only once it is on disk, or with the job already stored under the

@@ -3,8 +3,9 @@
 
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
-use crate::queue::job::{DeliveryId, Job, LastError, Status, WrittenKeys, from_ms};
-use crate::queue::store::{Gauges, StoreError};
+use crate::genesys::{ConversationId, ParticipantId};
+use crate::queue::contract::{Gauges, StoreError};
+use crate::queue::job::{DeliveryId, Job, LastError, Status, Target, WrittenKeys, from_ms};
 
 /// The columns [`job`] reads, as SQLite stores them.
 pub(super) const COLUMNS: &str = "id, source, event_id, conversation_id, participant_id, attributes, status, attempts, \
@@ -80,13 +81,24 @@ pub(super) fn decode_job(row: &impl Columns) -> Result<Job, StoreError> {
     let id = row.text("id")?;
     let status = row.text("status")?;
     let attributes = row.text("attributes")?;
+    // Parsed here, once: the worker gets ids it can put in a URL, and a row the intake could
+    // not have written is the store's problem, not a Genesys error.
+    let conversation_id = row.text("conversation_id")?;
+    let conversation_id = ConversationId::parse(conversation_id)
+        .map_err(|e| StoreError::Corrupt(format!("conversation of {id}: {e}")))?;
+    let participant_id = row
+        .text_opt("participant_id")?
+        .map(ParticipantId::parse)
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("participant of {id}: {e}")))?;
     Ok(Job {
         id: DeliveryId::parse(&id)
             .ok_or_else(|| StoreError::Corrupt(format!("bad delivery id {id:?}")))?,
         source: row.text("source")?,
         event_id: row.text_opt("event_id")?,
-        conversation_id: row.text("conversation_id")?,
-        participant_id: row.text_opt("participant_id")?,
+        target: Target::of(&conversation_id, participant_id.as_ref()),
+        conversation_id,
+        participant_id,
         attributes: serde_json::from_str(&attributes)
             .map_err(|e| StoreError::Corrupt(format!("attributes of {id}: {e}")))?,
         status: Status::parse(&status)

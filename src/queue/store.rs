@@ -1,131 +1,15 @@
 //! The durable job store, as the rest of the queue sees it: SQLite, the embedded default for one
 //! process, or PostgreSQL, shared by several replicas. Both offer the same operations.
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::path::Path;
+use std::time::SystemTime;
 
-use secrecy::{ExposeSecret, SecretString};
-
-use super::job::{ClaimedGroup, DeliveryId, Filter, Finish, Inserted, Job, NewJob, Replay, Status};
+use super::contract::{Batch, BatchResult, Gauges, StoreError};
+use super::job::{DeliveryId, Filter, Job, Status};
 use super::postgres::PgStore;
+use super::reads;
+use super::settings::{PostgresSettings, StoreSettings};
 use super::sqlite::{SqliteStore, SqliteWriter};
-
-/// Which store holds the jobs.
-#[derive(Clone, Debug)]
-pub enum StoreSettings {
-    /// One file under `data_dir`: one process at a time.
-    Sqlite { data_dir: PathBuf },
-    /// A database any number of replicas share.
-    Postgres(PostgresSettings),
-}
-
-impl Default for StoreSettings {
-    fn default() -> Self {
-        StoreSettings::Sqlite {
-            data_dir: PathBuf::from("data"),
-        }
-    }
-}
-
-impl StoreSettings {
-    /// Where the jobs are, for logs and `check-config`; never the password.
-    pub fn describe(&self) -> String {
-        match self {
-            StoreSettings::Sqlite { data_dir } => {
-                format!("sqlite {}", data_dir.join("bridge.db").display())
-            }
-            StoreSettings::Postgres(pg) => format!("postgres {}", pg.redacted_url()),
-        }
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct PostgresSettings {
-    /// May hold the password: kept secret, shown only through [`PostgresSettings::redacted_url`].
-    pub url: SecretString,
-    /// Overrides the URL's password (`store.password` or `store.password_file`).
-    pub password: Option<SecretString>,
-    pub max_connections: u32,
-    pub connect_timeout: Duration,
-}
-
-impl PostgresSettings {
-    /// The URL without its password.
-    pub fn redacted_url(&self) -> String {
-        let url = self.url.expose_secret();
-        match (url.find("://"), url.rfind('@')) {
-            (Some(scheme), Some(at)) if at > scheme => {
-                let userinfo = &url[scheme + 3..at];
-                let user = userinfo.split(':').next().unwrap_or("");
-                format!("{}{user}@{}", &url[..scheme + 3], &url[at + 1..])
-            }
-            _ => url.to_owned(),
-        }
-    }
-}
-
-#[derive(Clone, Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("the store is unavailable: {0}")]
-    Unavailable(String),
-    #[error("the store holds data it cannot read: {0}")]
-    Corrupt(String),
-    #[error("the queue's writer has stopped")]
-    WriterStopped,
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(err: sqlx::Error) -> Self {
-        StoreError::Unavailable(err.to_string())
-    }
-}
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(err: rusqlite::Error) -> Self {
-        StoreError::Unavailable(err.to_string())
-    }
-}
-
-/// What one writer transaction does.
-#[derive(Debug, Default)]
-pub struct Batch {
-    pub inserts: Vec<NewJob>,
-    pub finishes: Vec<Finish>,
-    pub replays: Vec<Replay>,
-    pub claim: Option<ClaimRequest>,
-    /// Targets whose newly due jobs join a delivery already under way.
-    pub top_ups: Vec<(String, Duration)>,
-}
-
-#[derive(Clone, Copy, Debug)]
-pub struct ClaimRequest {
-    pub limit: u32,
-    pub lease: Duration,
-    /// Also put jobs whose lease ran out back in the queue first. No index covers leases (a
-    /// claim then changes no indexed column), so this reads every open job: the worker asks
-    /// for it about once a second, not on every claim.
-    pub expire_leases: bool,
-}
-
-#[derive(Debug, Default)]
-pub struct BatchResult {
-    /// One per insert, in order.
-    pub inserted: Vec<Inserted>,
-    /// Rows replayed, one per replay, in order.
-    pub replayed: Vec<u64>,
-    pub claimed: Vec<ClaimedGroup>,
-    /// One per top-up, in order.
-    pub topped_up: Vec<Vec<Job>>,
-}
-
-/// What the metrics show of the store.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Gauges {
-    pub pending: u64,
-    pub in_flight: u64,
-    pub dead: u64,
-    pub oldest_pending: Option<SystemTime>,
-}
 
 #[derive(Debug)]
 pub enum Store {
@@ -240,15 +124,17 @@ impl Store {
 
     pub async fn get(&self, id: DeliveryId) -> Result<Option<Job>, StoreError> {
         match self {
-            Store::Sqlite(s) => s.get(id).await,
-            Store::Postgres(s) => s.get(id).await,
+            Store::Sqlite(s) => reads::get(s.readers(), &reads::SQLITE, id).await,
+            Store::Postgres(s) => reads::get(s.readers().await?, &reads::POSTGRES, id).await,
         }
     }
 
     pub async fn find(&self, idempotency_key: &str) -> Result<Option<Job>, StoreError> {
         match self {
-            Store::Sqlite(s) => s.find(idempotency_key).await,
-            Store::Postgres(s) => s.find(idempotency_key).await,
+            Store::Sqlite(s) => reads::find(s.readers(), &reads::SQLITE, idempotency_key).await,
+            Store::Postgres(s) => {
+                reads::find(s.readers().await?, &reads::POSTGRES, idempotency_key).await
+            }
         }
     }
 
@@ -259,15 +145,20 @@ impl Store {
         before: Option<DeliveryId>,
     ) -> Result<Vec<Job>, StoreError> {
         match self {
-            Store::Sqlite(s) => s.list(filter, limit, before).await,
-            Store::Postgres(s) => s.list(filter, limit, before).await,
+            Store::Sqlite(s) => {
+                reads::list(s.readers(), &reads::SQLITE, filter, limit, before).await
+            }
+            Store::Postgres(s) => {
+                let pool = s.readers().await?;
+                reads::list(pool, &reads::POSTGRES, filter, limit, before).await
+            }
         }
     }
 
     pub async fn counts(&self) -> Result<Vec<(Status, u64)>, StoreError> {
         match self {
-            Store::Sqlite(s) => s.counts().await,
-            Store::Postgres(s) => s.counts().await,
+            Store::Sqlite(s) => reads::counts(s.readers()).await,
+            Store::Postgres(s) => reads::counts(s.readers().await?).await,
         }
     }
 

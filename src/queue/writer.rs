@@ -13,8 +13,9 @@ use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 
 use std::sync::Arc;
 
-use super::job::{ClaimedGroup, Finish, Inserted, Job, NewJob, Replay};
-use super::store::{Batch, ClaimRequest, Store, StoreError, WriterConnection};
+use super::contract::{Batch, ClaimRequest, StoreError};
+use super::job::{ClaimedGroup, Finish, Inserted, Job, NewJob, Replay, Target};
+use super::store::{Store, WriterConnection};
 
 /// Most operations folded into one transaction.
 const MAX_BATCH: usize = 1_000;
@@ -32,7 +33,7 @@ enum Op {
         oneshot::Sender<Result<Vec<ClaimedGroup>, StoreError>>,
     ),
     TopUp(
-        String,
+        Target,
         std::time::Duration,
         oneshot::Sender<Result<Vec<Job>, StoreError>>,
     ),
@@ -40,7 +41,7 @@ enum Op {
 
 /// Cheap to clone; every clone feeds the same writer tasks.
 #[derive(Clone, Debug)]
-pub struct Writer {
+pub(super) struct Writer {
     /// New jobs.
     intake: mpsc::Sender<Op>,
     /// Outcomes, replays and claims.
@@ -84,7 +85,7 @@ impl Writer {
     /// in the same PATCH.
     pub async fn top_up(
         &self,
-        target: String,
+        target: Target,
         lease: std::time::Duration,
     ) -> Result<Vec<Job>, StoreError> {
         self.call(|reply| Op::TopUp(target, lease, reply)).await

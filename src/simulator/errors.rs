@@ -247,7 +247,6 @@ impl IntoResponse for Problem {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

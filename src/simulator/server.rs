@@ -75,7 +75,6 @@ impl Drop for RunningSimulator {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use crate::simulator::SimConfig;

@@ -212,7 +212,6 @@ fn not_a_string(pointer: &str, value: &Value) -> FieldError {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use serde_json::json;
 

@@ -1,13 +1,10 @@
-//! Incoming webhooks: signature schemes, the configured sources, id extraction, the
-//! key-translation table, replay protection, and the intake pipeline that ties them together.
-//! Everything here is synchronous and free of HTTP plumbing, so the server, the CLI and the tests
-//! share it.
+//! What is pure about incoming webhooks: the signature schemes ([`signature`]), a configured
+//! integration ([`source`]), where a payload's ids are ([`event`]) and the key-translation table
+//! ([`mapping`]). Synchronous, and free of HTTP plumbing and of the store, so the intake, the CLI
+//! and the tests share it.
 
 pub mod event;
-pub mod intake;
 pub mod mapping;
-pub mod plan;
 pub(crate) mod pointer;
-pub mod replay;
 pub mod signature;
 pub mod source;

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 
 use genesys_bridge::config::{self, LoadOptions};
 use genesys_bridge::simulator::Simulator;
-use genesys_bridge::startup::{Application, Clock};
+use genesys_bridge::startup::Application;
+use genesys_bridge::state::Clock;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use genesys_bridge::cli::sign::{SignOptions, sign};
 use genesys_bridge::config::{LoadOptions, load};
-use genesys_bridge::startup::Clock;
+use genesys_bridge::state::Clock;
 use serde_json::Value;
 use time::OffsetDateTime;
 

@@ -10,10 +10,13 @@ use secrecy::SecretString;
 use sqlx::Connection;
 
 use super::PgStore;
+use crate::genesys::{ConversationId, ParticipantId};
+use crate::queue::PostgresSettings;
+use crate::queue::contract::{Batch, ClaimRequest};
 use crate::queue::job::{
     ClaimedGroup, DeliveryId, Finish, Inserted, Lease, NewJob, ReplayKey, Status,
 };
-use crate::queue::store::{Batch, ClaimRequest, PostgresSettings};
+use crate::queue::reads;
 
 const LEASE: Duration = Duration::from_secs(30);
 
@@ -47,8 +50,8 @@ fn job(key: &str, conversation: &str, value: &str) -> NewJob {
         idempotency_key: key.to_owned(),
         source: "crm".to_owned(),
         event_id: Some(key.to_owned()),
-        conversation_id: conversation.to_owned(),
-        participant_id: Some("p1".to_owned()),
+        conversation_id: ConversationId::parse(conversation).expect("conversation id"),
+        participant_id: Some(ParticipantId::parse("p1").expect("participant id")),
         attributes: BTreeMap::from([("k".to_owned(), value.to_owned())]),
         received_at: SystemTime::now(),
         replay_key: None,
@@ -86,8 +89,8 @@ async fn delivered(store: &PgStore, group: &ClaimedGroup) {
     let finish = Finish::Delivered {
         newest: leases.iter().map(|l| l.id).max().unwrap_or_default(),
         leases,
-        participant_id: "p1".to_owned(),
-        target: group.jobs[0].target(),
+        participant_id: ParticipantId::parse("p1").expect("participant id"),
+        target: group.jobs[0].target.clone(),
         keys: vec!["k".to_owned()],
     };
     store
@@ -119,7 +122,7 @@ async fn a_database_left_at_version_1_with_jobs_in_it_is_upgraded_in_place() {
     };
     let store = replica(&settings);
     let mut conn = store.pool.acquire().await.expect("connection");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(super::MIGRATIONS[0].1))
+    sqlx::raw_sql(sqlx::AssertSqlSafe(super::connect::MIGRATIONS[0].1))
         .execute(&mut *conn)
         .await
         .expect("version 1");
@@ -301,16 +304,19 @@ async fn concurrent_claims_never_deliver_a_participant_twice_at_once() {
                 }
                 idle = 0;
                 for group in &groups {
-                    let target = group.jobs[0].target();
+                    let target = group.jobs[0].target.clone();
                     assert!(
-                        owned.lock().expect("lock").insert(target.clone()),
+                        owned.lock().expect("lock").insert(target.to_string()),
                         "{target} claimed by two replicas at once"
                     );
                     seen.extend(group.jobs.iter().map(|j| j.id));
                 }
                 for group in &groups {
                     // Released just before the outcome commits: never a false alarm.
-                    owned.lock().expect("lock").remove(&group.jobs[0].target());
+                    owned
+                        .lock()
+                        .expect("lock")
+                        .remove(group.jobs[0].target.as_str());
                     delivered(&store, group).await;
                 }
             }
@@ -322,7 +328,9 @@ async fn concurrent_claims_never_deliver_a_participant_twice_at_once() {
     let unique: HashSet<DeliveryId> = all.iter().copied().collect();
     assert_eq!(all.len(), 400, "every job claimed exactly once");
     assert_eq!(unique.len(), 400);
-    let counts = a.counts().await.expect("counts");
+    let counts = reads::counts(a.readers().await.expect("ready"))
+        .await
+        .expect("counts");
     assert_eq!(counts, vec![(Status::Delivered, 400)]);
 }
 
@@ -354,7 +362,11 @@ async fn an_expired_lease_is_taken_over_by_another_replica() {
     assert_eq!(taken[0].jobs[0].attempts, 2);
     // The first replica's late outcome no longer applies: the job is the second one's.
     delivered(&a, &short[0]).await;
-    let job = b.get(taken[0].jobs[0].id).await.expect("get").expect("job");
+    let pool = b.readers().await.expect("ready");
+    let job = reads::get(pool, &reads::POSTGRES, taken[0].jobs[0].id)
+        .await
+        .expect("get")
+        .expect("job");
     assert_eq!(job.status, Status::InFlight);
 }
 

@@ -2,8 +2,15 @@
 //! survives a power cut. The queue's writes go through one connection on a thread of its own
 //! ([`SqliteWriter`]), which also keeps the queue's order in memory (`open_jobs`); reads use a
 //! small sqlx pool (WAL lets them run beside the writer).
+//!
+//! Split by role, as `postgres/` is: this file (the file, migrations, upkeep), `writer` (the
+//! thread that runs each batch), `inserts`, `updates` (outcomes and replays), `claims`, and
+//! `open_jobs` (the queue order the claims read).
 
+mod claims;
+mod inserts;
 mod open_jobs;
+mod updates;
 mod writer;
 
 pub use writer::SqliteWriter;
@@ -13,12 +20,11 @@ use std::str::FromStr;
 use std::time::{Duration, SystemTime};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{AssertSqlSafe, Connection, QueryBuilder, Sqlite, SqlitePool};
+use sqlx::{AssertSqlSafe, Connection, SqlitePool};
 
-use super::job::{DeliveryId, Filter, Job, Status, to_ms};
+use super::contract::{Gauges, StoreError};
+use super::job::to_ms;
 use super::rows;
-use super::sql;
-use super::store::{Gauges, StoreError};
 
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("0001_deliveries.sql")),
@@ -95,55 +101,9 @@ impl SqliteStore {
         Ok(done.rows_affected())
     }
 
-    pub async fn get(&self, id: DeliveryId) -> Result<Option<Job>, StoreError> {
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {} FROM deliveries WHERE id = ?",
-            rows::COLUMNS
-        )))
-        .bind(id.to_string())
-        .fetch_optional(&self.readers)
-        .await?;
-        row.map(|r| rows::job(&r)).transpose()
-    }
-
-    pub async fn find(&self, idempotency_key: &str) -> Result<Option<Job>, StoreError> {
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {} FROM deliveries WHERE idempotency_key = ?",
-            rows::COLUMNS
-        )))
-        .bind(idempotency_key.to_owned())
-        .fetch_optional(&self.readers)
-        .await?;
-        row.map(|r| rows::job(&r)).transpose()
-    }
-
-    /// Newest first; `before` is the cursor (the last id of the previous page).
-    pub async fn list(
-        &self,
-        filter: &Filter,
-        limit: u32,
-        before: Option<DeliveryId>,
-    ) -> Result<Vec<Job>, StoreError> {
-        let mut query = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {} FROM deliveries WHERE 1 = 1",
-            rows::COLUMNS
-        ));
-        sql::push_filter(&mut query, filter);
-        if let Some(before) = before {
-            query.push(" AND id < ").push_bind(before.to_string());
-        }
-        query
-            .push(" ORDER BY id DESC LIMIT ")
-            .push_bind(i64::from(limit));
-        let found = query.build().fetch_all(&self.readers).await?;
-        found.iter().map(rows::job).collect()
-    }
-
-    pub async fn counts(&self) -> Result<Vec<(Status, u64)>, StoreError> {
-        let found = sqlx::query("SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status")
-            .fetch_all(&self.readers)
-            .await?;
-        rows::counts(&found)
+    /// The pool the shared reads (`queue::reads`) run on.
+    pub(in crate::queue) fn readers(&self) -> &SqlitePool {
+        &self.readers
     }
 
     /// Forgets finished jobs older than the idempotency window (dead letters: `dead_retention`).
@@ -193,11 +153,11 @@ impl SqliteStore {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 pub(super) mod tests {
     use super::*;
-    use crate::queue::job::NewJob;
-    use crate::queue::store::{Batch, ClaimRequest};
+    use crate::genesys::ConversationId;
+    use crate::queue::contract::{Batch, ClaimRequest};
+    use crate::queue::job::{DeliveryId, NewJob};
 
     /// A store in a directory of its own; `migrated` applies the migrations.
     pub(in crate::queue::sqlite) async fn temp_store(migrated: bool) -> (SqliteStore, PathBuf) {
@@ -216,7 +176,7 @@ pub(super) mod tests {
             idempotency_key: format!("crm:event:{key}"),
             source: "crm".to_owned(),
             event_id: Some(key.to_owned()),
-            conversation_id: conversation.to_owned(),
+            conversation_id: ConversationId::parse(conversation).expect("conversation id"),
             participant_id: None,
             attributes: [("k".to_owned(), value.to_owned())].into(),
             received_at: SystemTime::now(),

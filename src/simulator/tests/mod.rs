@@ -1,7 +1,5 @@
 //! Router-level tests: the simulator as a client sees it, through `Simulator::router()`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 mod api;
 mod auth;
 mod control;

@@ -45,7 +45,6 @@ pub(super) fn event_id(headers: &HeaderMap, name: &str) -> Result<Option<String>
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use axum::http::{HeaderName, HeaderValue};
 

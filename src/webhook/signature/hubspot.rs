@@ -95,7 +95,6 @@ fn signed_uri(public_url: &str, query: Option<&str>) -> Vec<u8> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use axum::http::Method;
     use time::OffsetDateTime;

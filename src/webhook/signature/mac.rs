@@ -116,7 +116,6 @@ pub(super) fn encode(encoding: Encoding, bytes: &[u8]) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use time::macros::datetime;
 

@@ -30,7 +30,6 @@ fn hex_pair(hi: u8, lo: u8) -> Option<u8> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -150,7 +150,6 @@ fn is_header_value(text: &str) -> bool {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use time::macros::datetime;
 

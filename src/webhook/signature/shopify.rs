@@ -37,7 +37,6 @@ pub(super) fn sign(key: &[u8], req: &SignRequest<'_>) -> Result<SignedParts, Sig
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use axum::http::Method;
 

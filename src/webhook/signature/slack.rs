@@ -61,7 +61,6 @@ fn message<'a>(sent_at: &'a str, body: &'a [u8]) -> Message<'a> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use axum::http::Method;
     use time::OffsetDateTime;

@@ -83,7 +83,6 @@ fn derived_id(sent_at: &str, body: &[u8]) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use axum::http::Method;
     use time::OffsetDateTime;

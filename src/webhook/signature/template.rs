@@ -91,7 +91,6 @@ fn invalid(reason: &str) -> ConfigError {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -1,6 +1,5 @@
 //! Shared test fixtures and the behaviour every MAC scheme must show, stamped out per scheme
 //! by [`mac_conformance!`] and [`timestamp_conformance!`].
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
 

@@ -83,7 +83,6 @@ pub(super) fn format(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use time::macros::datetime;
 

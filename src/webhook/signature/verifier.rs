@@ -164,7 +164,6 @@ impl Verifier {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use axum::http::Method;
 

@@ -2,19 +2,18 @@
 //! this replica's 429s are recorded in the store, and the "not before" other replicas recorded
 //! holds this replica's client too. (Claims also stop while it is ahead: see the store.)
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 
-use super::store::Store;
 use crate::genesys::GenesysClient;
+use crate::queue::Consumer;
 
 /// How often a replica looks for a 429 another replica received. In-flight calls are the only
 /// ones this matters for: claims check the store themselves.
 const POLL: Duration = Duration::from_secs(1);
 
-pub(super) async fn share(store: Arc<Store>, genesys: GenesysClient, shutdown: CancellationToken) {
+pub(super) async fn share(store: Consumer, genesys: GenesysClient, shutdown: CancellationToken) {
     let mut events = genesys.throttle_events();
     let mut held: Option<SystemTime> = None;
     loop {

@@ -1,6 +1,8 @@
 //! RFC 9457 problem details: every error the bridge answers is `application/problem+json` with a
 //! stable `type`, a `title`, the `status`, a `detail` a person can act on, and the request id.
 
+mod from;
+
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
@@ -63,14 +65,6 @@ impl Problem {
             Some(Value::String(reason)) => reason,
             _ => self.type_uri.rsplit(':').next().unwrap_or(""),
         }
-    }
-
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
-
-    pub fn type_uri(&self) -> &str {
-        &self.type_uri
     }
 
     fn to_response(&self) -> Response {
@@ -167,7 +161,6 @@ fn generic(status: StatusCode) -> Problem {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use axum::Router;
     use axum::routing::get;

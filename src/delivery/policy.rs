@@ -100,7 +100,6 @@ pub fn backoff(attempts: u32, schedule: &RetrySchedule) -> Duration {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::genesys::{ApiFailure, Operation};

@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::genesys::ParticipantId;
+use crate::genesys::{ConversationId, ParticipantId};
 
 #[derive(Debug)]
-pub struct ParticipantCache {
-    entries: Mutex<HashMap<String, ParticipantId>>,
+pub(super) struct ParticipantCache {
+    entries: Mutex<HashMap<ConversationId, ParticipantId>>,
     capacity: usize,
 }
 
@@ -20,11 +20,11 @@ impl ParticipantCache {
         }
     }
 
-    pub fn get(&self, conversation_id: &str) -> Option<ParticipantId> {
+    pub fn get(&self, conversation_id: &ConversationId) -> Option<ParticipantId> {
         self.entries.lock().ok()?.get(conversation_id).cloned()
     }
 
-    pub fn insert(&self, conversation_id: &str, participant: ParticipantId) {
+    pub fn insert(&self, conversation_id: &ConversationId, participant: ParticipantId) {
         if let Ok(mut entries) = self.entries.lock() {
             // Calls end; an arbitrary old entry is as good as any to let go when full.
             if entries.len() >= self.capacity
@@ -32,11 +32,11 @@ impl ParticipantCache {
             {
                 entries.remove(&victim);
             }
-            entries.insert(conversation_id.to_owned(), participant);
+            entries.insert(conversation_id.clone(), participant);
         }
     }
 
-    pub fn forget(&self, conversation_id: &str) {
+    pub fn forget(&self, conversation_id: &ConversationId) {
         if let Ok(mut entries) = self.entries.lock() {
             entries.remove(conversation_id);
         }

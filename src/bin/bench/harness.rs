@@ -9,8 +9,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use sqlx::Connection;
 
-use crate::simulator::{NewConversation, NewParticipant, RunningSimulator, SimConfig, Simulator};
-use crate::webhook::signature::{DEFAULT_TOLERANCE, Scheme, Secret, StandardHeaderNames, Verifier};
+use genesys_bridge::simulator::{
+    NewConversation, NewParticipant, RunningSimulator, SimConfig, Simulator,
+};
+use genesys_bridge::webhook::signature::{
+    DEFAULT_TOLERANCE, Scheme, Secret, StandardHeaderNames, Verifier,
+};
 
 pub const ADMIN_TOKEN: &str = "bench-admin-token-0123456789";
 pub const SECRET: &str = "whsec_Z2VuZXN5cy1icmlkZ2UtYmVuY2htYXJrLXNlY3JldA==";

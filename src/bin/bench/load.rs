@@ -8,7 +8,7 @@ use axum::http::Method;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use crate::webhook::signature::{SignRequest, Verifier};
+use genesys_bridge::webhook::signature::{SignRequest, Verifier};
 
 /// One webhook for conversation `conversation`, carrying `seq`.
 pub fn webhook(verifier: &Verifier, conversation: usize, seq: u64) -> anyhow::Result<Vec<u8>> {

@@ -30,7 +30,6 @@ mod output;
 mod table;
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests;
 
 pub use config::{KeyRule, Limits, MappingConfig, Unmapped};

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::intake::Prepared;
+use super::prepare::Prepared;
 
 #[derive(Debug, Serialize)]
 pub struct Plan {
@@ -45,7 +45,7 @@ pub struct AttributesBody {
     pub attributes: BTreeMap<String, String>,
 }
 
-pub fn plan(prepared: &Prepared, purposes: &[String]) -> Plan {
+pub(super) fn plan(prepared: &Prepared, purposes: &[String]) -> Plan {
     let conversation = prepared.ids.conversation_id.as_str();
     let mut calls = Vec::new();
     let writes = !prepared.mapped.attributes.is_empty();

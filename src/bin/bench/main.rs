@@ -6,13 +6,28 @@
 //!     target/release/bench [--scenario all|max|steady|realistic]
 //!     target/release/bench --backend postgres --replicas 2 --scenario max
 //!     target/release/bench --scenario max --genesys-limit lifted
+//!
+//! Its parts:
+//! - `options`: what a run is asked for, and one run on a fresh store;
+//! - `harness`: the simulator in this process, the bridge replicas as child processes;
+//! - `database`: the fresh PostgreSQL database a run gets, dropped afterwards;
+//! - `scenarios`: the load each scenario drives and what it measures;
+//! - `load`: the keep-alive HTTP client, round robin over replicas, the signed webhooks;
+//! - `report`: what is printed.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
-use genesys_bridge::bench::{self, Backend, GenesysLimit, Options, Scenario};
+mod database;
+mod harness;
+mod load;
+mod options;
+mod report;
+mod scenarios;
+
+use options::{Backend, GenesysLimit, Options, Scenario};
 
 /// The bridge's allocator here too: the load generator shares the two cores with the bridge,
 /// and every cycle it spends in glibc's allocator is one the bridge does not get.
@@ -122,7 +137,7 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("runtime")?;
     runtime.block_on(async {
         for scenario in scenarios {
-            let report = bench::run(scenario, &options).await?;
+            let report = options::run(scenario, &options).await?;
             let mut out = std::io::stdout().lock();
             std::io::Write::write_all(&mut out, report.to_string().as_bytes())?;
         }

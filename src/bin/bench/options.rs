@@ -1,21 +1,11 @@
-//! The load benchmark behind `target/release/bench` (see the README's performance section).
-//!
-//! - `harness`: the simulator in this process, the bridge replicas as child processes;
-//! - `database`: the fresh PostgreSQL database a run gets, dropped afterwards;
-//! - `scenarios`: the load each scenario drives and what it measures;
-//! - `load`: the keep-alive HTTP client, round robin over replicas, the signed webhooks;
-//! - `report`: what is printed.
-
-mod database;
-mod harness;
-mod load;
-mod report;
-mod scenarios;
+//! What a run is asked for (scenario, store, replicas, Genesys' limit), and one run on a fresh
+//! store.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use report::Report;
+use crate::report::Report;
+use crate::{database, harness, scenarios};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scenario {

@@ -1,0 +1,182 @@
+//! One delivery attempt: a target's due jobs merged into one PATCH, the participant found when
+//! the payload did not name one, the outcome decided and recorded.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use tokio::sync::OwnedSemaphorePermit;
+use tracing::Instrument;
+
+use super::policy::{Decision, RetrySchedule, decide};
+use super::worker::Deliverer;
+use crate::genesys::{ConversationId, GenesysError, ParticipantId};
+use crate::queue::{ClaimedGroup, Finish, LastError, Lease, Target};
+use crate::telemetry::metrics as m;
+
+/// One target's due jobs, merged in arrival order (later keys win) into one PATCH.
+pub(super) async fn deliver(d: Deliverer, group: ClaimedGroup, _slot: OwnedSemaphorePermit) {
+    let Some(first) = group.jobs.first() else {
+        return;
+    };
+    let mut leases: Vec<Lease> = group.jobs.iter().map(Lease::of).collect();
+    d.held.add(&leases);
+    let span = tracing::info_span!(
+        "delivery", delivery_id = %first.id, jobs = leases.len(), source = %first.source,
+        conversation_id = %first.conversation_id
+    );
+    let mut attributes = BTreeMap::new();
+    for job in &group.jobs {
+        attributes.extend(job.attributes.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    for key in &group.superseded {
+        attributes.remove(key);
+    }
+    let attempts = group.jobs.iter().map(|j| j.attempts).max().unwrap_or(1);
+    let received_at = group
+        .jobs
+        .iter()
+        .map(|j| j.received_at)
+        .min()
+        .unwrap_or_else(SystemTime::now);
+    let explicit = first.participant_id.clone();
+    let conversation = first.conversation_id.clone();
+    let target = first.target.clone();
+    let source = first.source.clone();
+    async move {
+        let written = write(&d, &conversation, explicit.as_ref(), &target, &mut leases, &mut attributes).await;
+        let attempt = Attempt { leases: &leases, source: &source, received_at };
+        let finish = match written {
+            Ok(participant) => attempt.delivered(participant, target, &attributes),
+            Err(err) => {
+                if matches!(&err, GenesysError::Api { failure, .. } if matches!(failure.status, 404 | 409)) {
+                    d.participants.forget(&conversation);
+                }
+                attempt.failed(&err, attempts, &d.settings.retry)
+            }
+        };
+        let recorded = d.store.finish(finish).await;
+        d.held.remove(&leases);
+        if let Err(err) = recorded {
+            // The lease runs out and the jobs are delivered again: at least once, never lost.
+            tracing::error!(error = %err, "cannot record the outcome; the jobs will be retried when their lease expires");
+        }
+    }
+    .instrument(span)
+    .await;
+}
+
+/// What an attempt's outcome is recorded against.
+struct Attempt<'a> {
+    leases: &'a [Lease],
+    source: &'a str,
+    /// When the oldest of its jobs was received.
+    received_at: SystemTime,
+}
+
+impl Attempt<'_> {
+    fn delivered(
+        &self,
+        participant_id: ParticipantId,
+        target: Target,
+        attributes: &BTreeMap<String, String>,
+    ) -> Finish {
+        let jobs = self.leases.len() as u64;
+        tracing::info!(participant_id = %participant_id, keys = attributes.len(), "delivered");
+        ::metrics::counter!(m::DELIVERIES, "source" => self.source.to_owned(), "outcome" => "delivered").increment(jobs);
+        let waited = SystemTime::now()
+            .duration_since(self.received_at)
+            .unwrap_or_default();
+        ::metrics::histogram!(m::END_TO_END_SECONDS).record(waited.as_secs_f64());
+        Finish::Delivered {
+            leases: self.leases.to_vec(),
+            participant_id,
+            target,
+            keys: attributes.keys().cloned().collect(),
+            newest: self.leases.iter().map(|l| l.id).max().unwrap_or_default(),
+        }
+    }
+
+    /// Retried later, or a dead letter: [`decide`] says which.
+    fn failed(&self, err: &GenesysError, attempts: u32, schedule: &RetrySchedule) -> Finish {
+        let jobs = self.leases.len() as u64;
+        let error = LastError {
+            message: err.to_string(),
+            status: err.status(),
+            code: err.code().map(str::to_owned),
+            correlation_id: err.correlation_id().map(str::to_owned),
+        };
+        match decide(err, attempts, self.received_at, SystemTime::now(), schedule) {
+            Decision::Retry { at } => {
+                ::metrics::counter!(m::DELIVERIES, "source" => self.source.to_owned(), "outcome" => "retry").increment(jobs);
+                tracing::warn!(attempts, status = err.status(), code = err.code(), correlation_id = err.correlation_id(),
+                    retry_in_ms = at.duration_since(SystemTime::now()).map_or(0, |w| w.as_millis() as u64),
+                    error = %err, "delivery failed; will retry");
+                Finish::Retry {
+                    leases: self.leases.to_vec(),
+                    run_at: at,
+                    error,
+                }
+            }
+            Decision::Dead { reason } => {
+                ::metrics::counter!(m::DELIVERIES, "source" => self.source.to_owned(), "outcome" => "dead").increment(jobs);
+                tracing::error!(attempts, status = err.status(), code = err.code(), correlation_id = err.correlation_id(),
+                    reason = %reason, "delivery failed for good: dead letter");
+                Finish::Dead {
+                    leases: self.leases.to_vec(),
+                    reason,
+                    error: Some(error),
+                }
+            }
+        }
+    }
+}
+
+/// Writes `attributes`; returns the participant written to. After a participant lookup (the
+/// slow first contact with a call) the target's newly due jobs join in: `leases` and `attributes`
+/// grow, later values winning.
+async fn write(
+    d: &Deliverer,
+    conversation: &ConversationId,
+    explicit: Option<&ParticipantId>,
+    target: &Target,
+    leases: &mut Vec<Lease>,
+    attributes: &mut BTreeMap<String, String>,
+) -> Result<ParticipantId, GenesysError> {
+    let participant = match explicit {
+        Some(id) => id.clone(),
+        None => match d.participants.get(conversation) {
+            Some(cached) => cached,
+            None => {
+                let found = d
+                    .genesys
+                    .find_target_with(conversation, d.settings.write_ended_conversations)
+                    .await?;
+                d.participants
+                    .insert(conversation, found.participant_id.clone());
+                match d.store.top_up(target.clone(), d.settings.lease).await {
+                    Ok(later) => {
+                        for job in later {
+                            let lease = Lease::of(&job);
+                            d.held.add(&[lease]);
+                            leases.push(lease);
+                            attributes.extend(job.attributes);
+                        }
+                    }
+                    // Not fatal: those jobs simply go out in the next PATCH.
+                    Err(err) => {
+                        tracing::warn!(error = %err, "could not add newer updates to this delivery")
+                    }
+                }
+                found.participant_id
+            }
+        },
+    };
+    if attributes.is_empty() {
+        // Everything this job carried was overwritten by a later delivery already.
+        return Ok(participant);
+    }
+    d.genesys
+        .patch_participant_attributes(conversation, &participant, attributes)
+        .await?;
+    Ok(participant)
+}
