@@ -13,18 +13,18 @@ pub(super) struct ParticipantCache {
 }
 
 impl ParticipantCache {
-    pub fn new(capacity: usize) -> Self {
+    pub(super) fn new(capacity: usize) -> Self {
         Self {
             entries: Mutex::new(HashMap::new()),
             capacity: capacity.max(1),
         }
     }
 
-    pub fn get(&self, conversation_id: &ConversationId) -> Option<ParticipantId> {
+    pub(super) fn get(&self, conversation_id: &ConversationId) -> Option<ParticipantId> {
         self.entries.lock().ok()?.get(conversation_id).cloned()
     }
 
-    pub fn insert(&self, conversation_id: &ConversationId, participant: ParticipantId) {
+    pub(super) fn insert(&self, conversation_id: &ConversationId, participant: ParticipantId) {
         if let Ok(mut entries) = self.entries.lock() {
             // Calls end; an arbitrary old entry is as good as any to let go when full.
             if entries.len() >= self.capacity
@@ -36,7 +36,7 @@ impl ParticipantCache {
         }
     }
 
-    pub fn forget(&self, conversation_id: &ConversationId) {
+    pub(super) fn forget(&self, conversation_id: &ConversationId) {
         if let Ok(mut entries) = self.entries.lock() {
             entries.remove(conversation_id);
         }

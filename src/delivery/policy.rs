@@ -30,13 +30,13 @@ impl Default for RetrySchedule {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Decision {
+pub(super) enum Decision {
     Retry { at: SystemTime },
     Dead { reason: String },
 }
 
 /// Decides after the `attempts`-th failed attempt (1 = the first).
-pub fn decide(
+pub(super) fn decide(
     err: &GenesysError,
     attempts: u32,
     received_at: SystemTime,
@@ -87,7 +87,7 @@ pub fn decide(
 
 /// Exponential, capped, with "equal jitter": half fixed, half random, so retries neither
 /// synchronise nor come back at once.
-pub fn backoff(attempts: u32, schedule: &RetrySchedule) -> Duration {
+pub(super) fn backoff(attempts: u32, schedule: &RetrySchedule) -> Duration {
     let exp = attempts.saturating_sub(1).min(30);
     let cap = schedule
         .initial_backoff

@@ -11,7 +11,7 @@ use crate::state::AppState;
 
 /// Proof that the request carried the admin bearer token.
 #[derive(Debug)]
-pub struct Admin;
+pub(super) struct Admin;
 
 impl FromRequestParts<AppState> for Admin {
     type Rejection = Problem;

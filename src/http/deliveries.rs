@@ -17,7 +17,7 @@ use crate::state::AppState;
 const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 500;
 
-pub async fn get_one(
+pub(super) async fn get_one(
     _: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -26,7 +26,7 @@ pub async fn get_one(
     Ok(Json(DeliveryView::of(&job, state.admin.show_values)))
 }
 
-pub async fn list(
+pub(super) async fn list(
     _: Admin,
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
@@ -47,7 +47,7 @@ pub async fn list(
     Ok(Json(json!({ "items": items, "next_cursor": next_cursor })))
 }
 
-pub async fn replay_one(
+pub(super) async fn replay_one(
     _: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -72,7 +72,7 @@ pub async fn replay_one(
 
 /// `POST /deliveries/replay?source=NAME&limit=N`: every dead letter (of that source), or the
 /// oldest N.
-pub async fn replay_many(
+pub(super) async fn replay_many(
     _: Admin,
     State(state): State<AppState>,
     RawQuery(query): RawQuery,

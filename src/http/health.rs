@@ -14,13 +14,13 @@ use crate::state::AppState;
 const TOKEN_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Serialize)]
-pub struct Readiness {
+pub(super) struct Readiness {
     pub status: &'static str,
     pub checks: Vec<Check>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct Check {
+pub(super) struct Check {
     pub name: &'static str,
     pub status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -45,11 +45,11 @@ impl Check {
     }
 }
 
-pub async fn live() -> Json<serde_json::Value> {
+pub(super) async fn live() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "live" }))
 }
 
-pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+pub(super) async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let mut checks = vec![Check::ok("config", format!("profile {}", state.profile))];
     checks.push(if state.shutdown.is_cancelled() {
         Check::failing("accepting", "shutting down".to_owned())

@@ -11,7 +11,7 @@ use crate::queue::{DeliveryId, Job, Status};
 /// A delivery as operators see it. Attribute values only when `admin.show_values` allows: they
 /// are customer data.
 #[derive(Debug, Serialize)]
-pub struct DeliveryView {
+pub(super) struct DeliveryView {
     pub delivery_id: DeliveryId,
     pub status: Status,
     pub source: String,
@@ -38,7 +38,7 @@ pub struct DeliveryView {
 }
 
 impl DeliveryView {
-    pub fn of(job: &Job, show_values: bool) -> Self {
+    pub(super) fn of(job: &Job, show_values: bool) -> Self {
         Self {
             delivery_id: job.id,
             status: job.status,

@@ -18,7 +18,7 @@ use crate::state::AppState;
 use crate::telemetry::metrics as m;
 use crate::webhook::signature::IncomingRequest;
 
-pub async fn receive(
+pub(super) async fn receive(
     State(state): State<AppState>,
     Path(source): Path<String>,
     RawQuery(query): RawQuery,

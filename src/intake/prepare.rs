@@ -31,14 +31,14 @@ pub(super) struct Prepared {
 
 impl Prepared {
     /// The sender's event id identifies a retry; lacking one, the exact bytes do.
-    pub fn idempotency_key(&self) -> String {
+    pub(super) fn idempotency_key(&self) -> String {
         match &self.ids.event_id {
             Some(id) => format!("{}:event:{id}", self.source.name()),
             None => format!("{}:sha256:{}", self.source.name(), self.body_hash),
         }
     }
 
-    pub fn into_job(self, received_at: SystemTime) -> NewJob {
+    pub(super) fn into_job(self, received_at: SystemTime) -> NewJob {
         NewJob {
             id: DeliveryId::new(),
             idempotency_key: self.idempotency_key(),

@@ -11,14 +11,14 @@ use tokio::time::Instant;
 /// Remembers replay keys per source. In memory: a restart forgets, which re-opens at most one
 /// tolerance window; the durable idempotency store (issue 4) closes that gap.
 #[derive(Debug, Default)]
-pub struct ReplayGuard {
+pub(super) struct ReplayGuard {
     /// replay key → (until when, the idempotency key of the event it was accepted for)
     seen: Mutex<HashMap<String, (Instant, String)>>,
 }
 
 /// What a replay key says about a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Seen {
+pub(super) enum Seen {
     /// Not seen inside the window (now remembered).
     First,
     /// Seen, for the same event: a copy or a retry.
@@ -33,7 +33,13 @@ const SWEEP_AT: usize = 100_000;
 
 impl ReplayGuard {
     /// Checks `key` and remembers it for `window` against the event (`idempotency_key`).
-    pub fn check(&self, source: &str, key: &str, idempotency_key: &str, window: Duration) -> Seen {
+    pub(super) fn check(
+        &self,
+        source: &str,
+        key: &str,
+        idempotency_key: &str,
+        window: Duration,
+    ) -> Seen {
         let now = Instant::now();
         let Ok(mut seen) = self.seen.lock() else {
             return Seen::First;

@@ -8,13 +8,13 @@ use tokio::sync::oneshot;
 use super::job::{DeliveryId, Status};
 
 #[derive(Debug, Default)]
-pub struct Waiters {
+pub(super) struct Waiters {
     waiting: Mutex<HashMap<DeliveryId, Vec<oneshot::Sender<Status>>>>,
 }
 
 impl Waiters {
     /// Register before checking the current status, so an outcome in between is not missed.
-    pub fn register(&self, id: DeliveryId) -> oneshot::Receiver<Status> {
+    pub(super) fn register(&self, id: DeliveryId) -> oneshot::Receiver<Status> {
         let (tx, rx) = oneshot::channel();
         if let Ok(mut waiting) = self.waiting.lock() {
             waiting.entry(id).or_default().push(tx);
@@ -22,7 +22,7 @@ impl Waiters {
         rx
     }
 
-    pub fn notify(&self, ids: &[DeliveryId], status: Status) {
+    pub(super) fn notify(&self, ids: &[DeliveryId], status: Status) {
         let Ok(mut waiting) = self.waiting.lock() else {
             return;
         };
@@ -34,7 +34,7 @@ impl Waiters {
     }
 
     /// Drops the senders of requests that stopped waiting (timed out).
-    pub fn forget(&self, id: DeliveryId) {
+    pub(super) fn forget(&self, id: DeliveryId) {
         if let Ok(mut waiting) = self.waiting.lock()
             && let Some(list) = waiting.get_mut(&id)
         {

@@ -55,7 +55,7 @@ impl Writer {
     /// queue, and one for the rest. With two or more intake tasks, one batch gathers (and its
     /// callers are answered) while another's is written. They stop when every `Writer` clone
     /// is dropped, after writing what they were given.
-    pub fn spawn(intake: Vec<WriterConnection>, deliveries: WriterConnection) -> Writer {
+    pub(super) fn spawn(intake: Vec<WriterConnection>, deliveries: WriterConnection) -> Writer {
         let arrivals = Arc::new(Notify::new());
         Writer {
             intake: run_shared(intake, &arrivals),
@@ -65,25 +65,28 @@ impl Writer {
     }
 
     /// Returns once the job is committed (or found to be a duplicate).
-    pub async fn insert(&self, job: NewJob) -> Result<Inserted, StoreError> {
+    pub(super) async fn insert(&self, job: NewJob) -> Result<Inserted, StoreError> {
         self.call(|reply| Op::Insert(job, reply)).await
     }
 
-    pub async fn finish(&self, finish: Finish) -> Result<(), StoreError> {
+    pub(super) async fn finish(&self, finish: Finish) -> Result<(), StoreError> {
         self.call(|reply| Op::Finish(finish, reply)).await
     }
 
-    pub async fn replay(&self, which: Replay) -> Result<u64, StoreError> {
+    pub(super) async fn replay(&self, which: Replay) -> Result<u64, StoreError> {
         self.call(|reply| Op::Replay(which, reply)).await
     }
 
-    pub async fn claim(&self, request: ClaimRequest) -> Result<Vec<ClaimedGroup>, StoreError> {
+    pub(super) async fn claim(
+        &self,
+        request: ClaimRequest,
+    ) -> Result<Vec<ClaimedGroup>, StoreError> {
         self.call(|reply| Op::Claim(request, reply)).await
     }
 
     /// Leases `target`'s jobs that became due while its delivery was under way, so they go out
     /// in the same PATCH.
-    pub async fn top_up(
+    pub(super) async fn top_up(
         &self,
         target: Target,
         lease: std::time::Duration,

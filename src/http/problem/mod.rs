@@ -10,12 +10,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-pub const CONTENT_TYPE: &str = "application/problem+json";
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
+pub(super) const CONTENT_TYPE: &str = "application/problem+json";
+pub(super) const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// A problem; `kind` is the last part of its `type` URI, e.g. `signature-rejected`.
 #[derive(Clone, Debug, Serialize)]
-pub struct Problem {
+pub(super) struct Problem {
     #[serde(rename = "type")]
     type_uri: String,
     title: &'static str,
@@ -33,7 +33,7 @@ fn status_code<S: serde::Serializer>(status: &StatusCode, s: S) -> Result<S::Ok,
 }
 
 impl Problem {
-    pub fn new(
+    pub(super) fn new(
         status: StatusCode,
         kind: &str,
         title: &'static str,
@@ -50,7 +50,7 @@ impl Problem {
     }
 
     /// Adds a member beside the standard ones (`reason`, `errors`, …).
-    pub fn with(mut self, name: &str, value: impl Serialize) -> Self {
+    pub(super) fn with(mut self, name: &str, value: impl Serialize) -> Self {
         self.extensions.insert(
             name.to_owned(),
             serde_json::to_value(value).unwrap_or(Value::Null),
@@ -60,7 +60,7 @@ impl Problem {
 
     /// A low-cardinality reason for metrics: the `reason` member when there is one (signature
     /// rejections), else the kind of the `type`.
-    pub fn reason(&self) -> &str {
+    pub(super) fn reason(&self) -> &str {
         match self.extensions.get("reason") {
             Some(Value::String(reason)) => reason,
             _ => self.type_uri.rsplit(':').next().unwrap_or(""),
@@ -89,7 +89,7 @@ impl IntoResponse for Problem {
 
 /// Middleware: puts the request id into problem bodies, and turns the bodyless or plain-text
 /// errors of lower layers (405, 408, 413, …) into problems too.
-pub async fn finish(request: Request, next: Next) -> Response {
+pub(super) async fn finish(request: Request, next: Next) -> Response {
     let request_id = request
         .headers()
         .get(REQUEST_ID_HEADER)

@@ -13,7 +13,7 @@ mod open_jobs;
 mod updates;
 mod writer;
 
-pub use writer::SqliteWriter;
+pub(super) use writer::SqliteWriter;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

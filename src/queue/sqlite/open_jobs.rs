@@ -84,7 +84,7 @@ fn lease(until: i64) -> NonZeroI64 {
 
 impl OpenJobs {
     /// An empty order that holds at most `limit` jobs.
-    pub fn new(limit: usize) -> Self {
+    pub(super) fn new(limit: usize) -> Self {
         OpenJobs {
             targets: HashMap::new(),
             ready: BTreeSet::new(),
@@ -97,7 +97,7 @@ impl OpenJobs {
     }
 
     /// The oldest `limit` open jobs in the file.
-    pub fn load(conn: &Connection, limit: usize) -> Result<Self, StoreError> {
+    pub(super) fn load(conn: &Connection, limit: usize) -> Result<Self, StoreError> {
         let mut open = OpenJobs::new(limit);
         open.held_up_to = open.read(conn, None, open.limit)?;
         Ok(open)
@@ -105,7 +105,7 @@ impl OpenJobs {
 
     /// Reads the open jobs in the file alone into the order while it has room for [`REFILL`] of
     /// them: a read of the end of `deliveries_open`, in the writer's transaction.
-    pub fn refill(&mut self, conn: &Connection) -> Result<(), StoreError> {
+    pub(super) fn refill(&mut self, conn: &Connection) -> Result<(), StoreError> {
         let batch = REFILL.min(self.limit);
         if let Some(after) = self.held_up_to
             && self.jobs + batch <= self.limit
@@ -167,27 +167,27 @@ impl OpenJobs {
     }
 
     /// Open jobs in the file that the order does not hold yet.
-    pub fn has_more_in_file(&self) -> bool {
+    pub(super) fn has_more_in_file(&self) -> bool {
         self.held_up_to.is_some()
     }
 
     /// Open jobs, pending or in flight.
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.jobs
     }
 
     /// This order may differ from the rows: it is to be read again.
-    pub fn mark_stale(&mut self) {
+    pub(super) fn mark_stale(&mut self) {
         self.stale = true;
     }
 
-    pub fn is_stale(&self) -> bool {
+    pub(super) fn is_stale(&self) -> bool {
         self.stale
     }
 
     /// A new job, or a dead letter replayed: pending, due at `run_at`. Once the order is full,
     /// later jobs stay in the file alone until [`OpenJobs::refill`] has room for them.
-    pub fn add(&mut self, id: DeliveryId, target: &str, run_at: i64) {
+    pub(super) fn add(&mut self, id: DeliveryId, target: &str, run_at: i64) {
         if self.held_up_to.is_none() && self.jobs >= self.limit {
             self.held_up_to = self.newest;
         }
@@ -205,7 +205,7 @@ impl OpenJobs {
     }
 
     /// Up to `limit` targets whose oldest open job is pending and due at `now`, longest due first.
-    pub fn due_targets(&self, now: i64, limit: usize) -> Vec<Arc<str>> {
+    pub(super) fn due_targets(&self, now: i64, limit: usize) -> Vec<Arc<str>> {
         self.ready
             .iter()
             .take_while(|(run_at, _)| *run_at <= now)
@@ -215,7 +215,7 @@ impl OpenJobs {
     }
 
     /// `target`'s pending jobs that are due at `now`, oldest first.
-    pub fn due_jobs(&self, target: &str, now: i64) -> Vec<DeliveryId> {
+    pub(super) fn due_jobs(&self, target: &str, now: i64) -> Vec<DeliveryId> {
         self.targets.get(target).map_or_else(Vec::new, |q| {
             q.jobs
                 .iter()
@@ -226,7 +226,7 @@ impl OpenJobs {
     }
 
     /// In-flight jobs whose lease ran out before `now`.
-    pub fn expired(&self, now: i64) -> Vec<DeliveryId> {
+    pub(super) fn expired(&self, now: i64) -> Vec<DeliveryId> {
         self.targets
             .values()
             .flat_map(|q| q.jobs.iter())
@@ -236,14 +236,14 @@ impl OpenJobs {
     }
 
     /// `id` is in flight until `lease_until`.
-    pub fn leased(&mut self, id: DeliveryId, target: &str, lease_until: i64) {
+    pub(super) fn leased(&mut self, id: DeliveryId, target: &str, lease_until: i64) {
         self.change(id, target, |open| {
             open.lease_until = Some(lease(lease_until))
         });
     }
 
     /// `id` is pending again (a retry, a release, a lease that ran out), due at `run_at`.
-    pub fn pending(&mut self, id: DeliveryId, target: &str, run_at: Option<i64>) {
+    pub(super) fn pending(&mut self, id: DeliveryId, target: &str, run_at: Option<i64>) {
         self.change(id, target, |open| {
             open.lease_until = None;
             if let Some(run_at) = run_at {
@@ -253,7 +253,7 @@ impl OpenJobs {
     }
 
     /// `id` is finished: delivered or dead.
-    pub fn remove(&mut self, id: DeliveryId, target: &str) {
+    pub(super) fn remove(&mut self, id: DeliveryId, target: &str) {
         let Some(queue) = self.targets.get_mut(target) else {
             return;
         };
