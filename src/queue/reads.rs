@@ -29,59 +29,14 @@ pub(super) const POSTGRES: Dialect = Dialect {
     id_cast: "::uuid",
 };
 
-pub(super) async fn get<DB>(
-    pool: &Pool<DB>,
-    dialect: &Dialect,
-    id: DeliveryId,
-) -> Result<Option<Job>, StoreError>
-where
-    DB: Database,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: Default + IntoArguments<DB>,
-    for<'t> String: Encode<'t, DB> + Type<DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-    for<'r> String: Decode<'r, DB>,
-    for<'r> i64: Decode<'r, DB> + Type<DB>,
-{
-    let mut query = select(dialect);
-    query
-        .push(" WHERE id = ")
-        .push_bind(id.to_string())
-        .push(dialect.id_cast);
-    let row = query.build().fetch_optional(pool).await?;
-    row.map(|r| rows::job(&r)).transpose()
+/// The reads, on one backend's pool.
+#[derive(Debug)]
+pub(super) struct Reader<'p, DB: Database> {
+    pub pool: &'p Pool<DB>,
+    pub dialect: &'static Dialect,
 }
 
-pub(super) async fn find<DB>(
-    pool: &Pool<DB>,
-    dialect: &Dialect,
-    idempotency_key: &str,
-) -> Result<Option<Job>, StoreError>
-where
-    DB: Database,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: Default + IntoArguments<DB>,
-    for<'t> String: Encode<'t, DB> + Type<DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-    for<'r> String: Decode<'r, DB>,
-    for<'r> i64: Decode<'r, DB> + Type<DB>,
-{
-    let mut query = select(dialect);
-    query
-        .push(" WHERE idempotency_key = ")
-        .push_bind(idempotency_key.to_owned());
-    let row = query.build().fetch_optional(pool).await?;
-    row.map(|r| rows::job(&r)).transpose()
-}
-
-/// Newest first; `before` is the cursor (the last id of the previous page).
-pub(super) async fn list<DB>(
-    pool: &Pool<DB>,
-    dialect: &Dialect,
-    filter: &Filter,
-    limit: u32,
-    before: Option<DeliveryId>,
-) -> Result<Vec<Job>, StoreError>
+impl<DB> Reader<'_, DB>
 where
     DB: Database,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
@@ -93,44 +48,60 @@ where
     for<'r> String: Decode<'r, DB>,
     for<'r> i64: Decode<'r, DB> + Type<DB>,
 {
-    let mut query = select(dialect);
-    query.push(" WHERE 1 = 1");
-    push_filter(&mut query, filter);
-    if let Some(before) = before {
+    pub async fn get(&self, id: DeliveryId) -> Result<Option<Job>, StoreError> {
+        let mut query = self.select();
         query
-            .push(" AND id < ")
-            .push_bind(before.to_string())
-            .push(dialect.id_cast);
+            .push(" WHERE id = ")
+            .push_bind(id.to_string())
+            .push(self.dialect.id_cast);
+        let row = query.build().fetch_optional(self.pool).await?;
+        row.map(|r| rows::job(&r)).transpose()
     }
-    query
-        .push(" ORDER BY id DESC LIMIT ")
-        .push_bind(i64::from(limit));
-    let found = query.build().fetch_all(pool).await?;
-    found.iter().map(rows::job).collect()
-}
 
-pub(super) async fn counts<DB>(pool: &Pool<DB>) -> Result<Vec<(Status, u64)>, StoreError>
-where
-    DB: Database,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: Default + IntoArguments<DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-    for<'r> String: Decode<'r, DB> + Type<DB>,
-    for<'r> i64: Decode<'r, DB> + Type<DB>,
-{
-    let found =
-        QueryBuilder::<DB>::new("SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status")
-            .build()
-            .fetch_all(pool)
-            .await?;
-    rows::counts(&found)
-}
+    pub async fn find(&self, idempotency_key: &str) -> Result<Option<Job>, StoreError> {
+        let mut query = self.select();
+        query
+            .push(" WHERE idempotency_key = ")
+            .push_bind(idempotency_key.to_owned());
+        let row = query.build().fetch_optional(self.pool).await?;
+        row.map(|r| rows::job(&r)).transpose()
+    }
 
-fn select<DB: Database>(dialect: &Dialect) -> QueryBuilder<DB>
-where
-    DB::Arguments: Default,
-{
-    QueryBuilder::new(format!("SELECT {} FROM deliveries", dialect.columns))
+    /// Newest first; `before` is the cursor (the last id of the previous page).
+    pub async fn list(
+        &self,
+        filter: &Filter,
+        limit: u32,
+        before: Option<DeliveryId>,
+    ) -> Result<Vec<Job>, StoreError> {
+        let mut query = self.select();
+        query.push(" WHERE 1 = 1");
+        push_filter(&mut query, filter);
+        if let Some(before) = before {
+            query
+                .push(" AND id < ")
+                .push_bind(before.to_string())
+                .push(self.dialect.id_cast);
+        }
+        query
+            .push(" ORDER BY id DESC LIMIT ")
+            .push_bind(i64::from(limit));
+        let found = query.build().fetch_all(self.pool).await?;
+        found.iter().map(rows::job).collect()
+    }
+
+    pub async fn counts(&self) -> Result<Vec<(Status, u64)>, StoreError> {
+        let found =
+            QueryBuilder::<DB>::new("SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status")
+                .build()
+                .fetch_all(self.pool)
+                .await?;
+        rows::counts(&found)
+    }
+
+    fn select(&self) -> QueryBuilder<DB> {
+        QueryBuilder::new(format!("SELECT {} FROM deliveries", self.dialect.columns))
+    }
 }
 
 /// ` AND status = … AND source = …` for the parts of `filter` that are set.

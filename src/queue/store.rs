@@ -7,7 +7,6 @@ use std::time::SystemTime;
 use super::contract::{Batch, BatchResult, Gauges, StoreError};
 use super::job::{DeliveryId, Filter, Job, Status};
 use super::postgres::PgStore;
-use super::reads;
 use super::settings::{PostgresSettings, StoreSettings};
 use super::sqlite::{SqliteStore, SqliteWriter};
 
@@ -124,17 +123,15 @@ impl Store {
 
     pub async fn get(&self, id: DeliveryId) -> Result<Option<Job>, StoreError> {
         match self {
-            Store::Sqlite(s) => reads::get(s.readers(), &reads::SQLITE, id).await,
-            Store::Postgres(s) => reads::get(s.readers().await?, &reads::POSTGRES, id).await,
+            Store::Sqlite(s) => s.reads().get(id).await,
+            Store::Postgres(s) => s.reads().await?.get(id).await,
         }
     }
 
     pub async fn find(&self, idempotency_key: &str) -> Result<Option<Job>, StoreError> {
         match self {
-            Store::Sqlite(s) => reads::find(s.readers(), &reads::SQLITE, idempotency_key).await,
-            Store::Postgres(s) => {
-                reads::find(s.readers().await?, &reads::POSTGRES, idempotency_key).await
-            }
+            Store::Sqlite(s) => s.reads().find(idempotency_key).await,
+            Store::Postgres(s) => s.reads().await?.find(idempotency_key).await,
         }
     }
 
@@ -145,20 +142,15 @@ impl Store {
         before: Option<DeliveryId>,
     ) -> Result<Vec<Job>, StoreError> {
         match self {
-            Store::Sqlite(s) => {
-                reads::list(s.readers(), &reads::SQLITE, filter, limit, before).await
-            }
-            Store::Postgres(s) => {
-                let pool = s.readers().await?;
-                reads::list(pool, &reads::POSTGRES, filter, limit, before).await
-            }
+            Store::Sqlite(s) => s.reads().list(filter, limit, before).await,
+            Store::Postgres(s) => s.reads().await?.list(filter, limit, before).await,
         }
     }
 
     pub async fn counts(&self) -> Result<Vec<(Status, u64)>, StoreError> {
         match self {
-            Store::Sqlite(s) => reads::counts(s.readers()).await,
-            Store::Postgres(s) => reads::counts(s.readers().await?).await,
+            Store::Sqlite(s) => s.reads().counts().await,
+            Store::Postgres(s) => s.reads().await?.counts().await,
         }
     }
 

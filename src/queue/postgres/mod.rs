@@ -29,10 +29,12 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::SystemTime;
 
+use sqlx::Postgres;
 use sqlx::postgres::PgPool;
 
 use super::contract::{Gauges, StoreError};
 use super::job::{from_ms, to_ms};
+use super::reads::{self, Reader};
 use super::rows;
 
 /// Cheap to clone: the pool and the migration state are shared.
@@ -46,10 +48,13 @@ pub struct PgStore {
 }
 
 impl PgStore {
-    /// The pool the shared reads (`queue::reads`) run on, once the store is ready.
-    pub(in crate::queue) async fn readers(&self) -> Result<&PgPool, StoreError> {
+    /// The reads both backends share (`queue::reads`), once the store is ready.
+    pub(in crate::queue) async fn reads(&self) -> Result<Reader<'_, Postgres>, StoreError> {
         self.ready().await?;
-        Ok(&self.pool)
+        Ok(Reader {
+            pool: &self.pool,
+            dialect: &reads::POSTGRES,
+        })
     }
 
     /// Forgets finished jobs past their retention, key versions past the idempotency window and

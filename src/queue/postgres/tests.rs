@@ -16,7 +16,6 @@ use crate::queue::contract::{Batch, ClaimRequest};
 use crate::queue::job::{
     ClaimedGroup, DeliveryId, Finish, Inserted, Lease, NewJob, ReplayKey, Status,
 };
-use crate::queue::reads;
 
 const LEASE: Duration = Duration::from_secs(30);
 
@@ -328,7 +327,11 @@ async fn concurrent_claims_never_deliver_a_participant_twice_at_once() {
     let unique: HashSet<DeliveryId> = all.iter().copied().collect();
     assert_eq!(all.len(), 400, "every job claimed exactly once");
     assert_eq!(unique.len(), 400);
-    let counts = reads::counts(a.readers().await.expect("ready"))
+    let counts = a
+        .reads()
+        .await
+        .expect("ready")
+        .counts()
         .await
         .expect("counts");
     assert_eq!(counts, vec![(Status::Delivered, 400)]);
@@ -362,8 +365,9 @@ async fn an_expired_lease_is_taken_over_by_another_replica() {
     assert_eq!(taken[0].jobs[0].attempts, 2);
     // The first replica's late outcome no longer applies: the job is the second one's.
     delivered(&a, &short[0]).await;
-    let pool = b.readers().await.expect("ready");
-    let job = reads::get(pool, &reads::POSTGRES, taken[0].jobs[0].id)
+    let reads = b.reads().await.expect("ready");
+    let job = reads
+        .get(taken[0].jobs[0].id)
         .await
         .expect("get")
         .expect("job");

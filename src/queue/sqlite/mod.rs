@@ -20,10 +20,11 @@ use std::str::FromStr;
 use std::time::{Duration, SystemTime};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{AssertSqlSafe, Connection, SqlitePool};
+use sqlx::{AssertSqlSafe, Connection, Sqlite, SqlitePool};
 
 use super::contract::{Gauges, StoreError};
 use super::job::to_ms;
+use super::reads::{self, Reader};
 use super::rows;
 
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -101,9 +102,12 @@ impl SqliteStore {
         Ok(done.rows_affected())
     }
 
-    /// The pool the shared reads (`queue::reads`) run on.
-    pub(in crate::queue) fn readers(&self) -> &SqlitePool {
-        &self.readers
+    /// The reads both backends share (`queue::reads`), on this file.
+    pub(in crate::queue) fn reads(&self) -> Reader<'_, Sqlite> {
+        Reader {
+            pool: &self.readers,
+            dialect: &reads::SQLITE,
+        }
     }
 
     /// Forgets finished jobs older than the idempotency window (dead letters: `dead_retention`).
