@@ -7,8 +7,8 @@ use std::time::SystemTime;
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::Instrument;
 
+use super::deliverer::Deliverer;
 use super::policy::{Decision, RetrySchedule, decide};
-use super::worker::Deliverer;
 use crate::genesys::{ConversationId, GenesysError, ParticipantId};
 use crate::queue::{ClaimedGroup, Finish, LastError, Lease, Target};
 use crate::telemetry::metrics as m;

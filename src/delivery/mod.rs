@@ -8,11 +8,13 @@
 //! - `worker`: the loop that claims and hands out groups, and puts back what is unfinished at
 //!   shutdown;
 //! - `attempt`: one group's PATCH, and its outcome;
+//! - `deliverer`: what the loop and the attempts share, and the leases under way;
 //! - `policy`: the retry decision (pure);
 //! - `participants`: the conversation → participant cache;
 //! - `throttle`: a 429 held by every replica sharing the store.
 
 mod attempt;
+mod deliverer;
 mod participants;
 mod policy;
 mod throttle;
@@ -61,7 +63,7 @@ pub fn start(
             shutdown.clone(),
         ));
     }
-    let deliverer = worker::Deliverer {
+    let deliverer = deliverer::Deliverer {
         store,
         genesys,
         participants: Arc::new(ParticipantCache::new(settings.participant_cache)),

@@ -2,56 +2,15 @@
 //! put back what is still under way. Woken by every commit that adds jobs; otherwise it looks
 //! again every `poll_interval` for retries that came due.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::DeliverySettings;
 use super::attempt::deliver;
-use super::participants::ParticipantCache;
-use crate::genesys::GenesysClient;
-use crate::queue::{ClaimRequest, Consumer, DeliveryId, Finish, Lease};
-
-/// What every delivery attempt works with; cheap to clone.
-#[derive(Clone, Debug)]
-pub(super) struct Deliverer {
-    pub store: Consumer,
-    pub genesys: GenesysClient,
-    pub participants: Arc<ParticipantCache>,
-    pub settings: Arc<DeliverySettings>,
-    pub held: Arc<Held>,
-}
-
-/// The leases of the deliveries under way, so that those still unfinished when the shutdown
-/// grace period ends can be put back to pending.
-#[derive(Debug, Default)]
-pub(super) struct Held(Mutex<HashMap<DeliveryId, Lease>>);
-
-impl Held {
-    pub(super) fn add(&self, leases: &[Lease]) {
-        if let Ok(mut held) = self.0.lock() {
-            held.extend(leases.iter().map(|l| (l.id, *l)));
-        }
-    }
-
-    pub(super) fn remove(&self, leases: &[Lease]) {
-        if let Ok(mut held) = self.0.lock() {
-            for lease in leases {
-                held.remove(&lease.id);
-            }
-        }
-    }
-
-    fn take(&self) -> Vec<Lease> {
-        self.0
-            .lock()
-            .map(|mut held| held.drain().map(|(_, l)| l).collect())
-            .unwrap_or_default()
-    }
-}
+use super::deliverer::Deliverer;
+use crate::queue::{ClaimRequest, Finish};
 
 /// How long a stopping process waits to put its unfinished deliveries back.
 const RELEASE_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);

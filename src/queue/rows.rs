@@ -92,8 +92,7 @@ pub(super) fn decode_job(row: &impl Columns) -> Result<Job, StoreError> {
         .transpose()
         .map_err(|e| StoreError::Corrupt(format!("participant of {id}: {e}")))?;
     Ok(Job {
-        id: DeliveryId::parse(&id)
-            .ok_or_else(|| StoreError::Corrupt(format!("bad delivery id {id:?}")))?,
+        id: delivery_id(&id)?,
         source: row.text("source")?,
         event_id: row.text_opt("event_id")?,
         target: Target::of(&conversation_id, participant_id.as_ref()),
@@ -122,6 +121,11 @@ pub(super) fn decode_job(row: &impl Columns) -> Result<Job, StoreError> {
         },
         dead_reason: row.text_opt("dead_reason")?,
     })
+}
+
+/// A delivery id read back from the store.
+pub(super) fn delivery_id(text: &str) -> Result<DeliveryId, StoreError> {
+    DeliveryId::parse(text).ok_or_else(|| StoreError::Corrupt(format!("bad delivery id {text:?}")))
 }
 
 /// Rows of `SELECT status, COUNT(*) AS n … GROUP BY status`.
@@ -165,8 +169,7 @@ pub(super) fn add_written_key(
     row: &impl Columns,
 ) -> Result<(), StoreError> {
     let writer = row.text("delivery_id")?;
-    let writer = DeliveryId::parse(&writer)
-        .ok_or_else(|| StoreError::Corrupt(format!("bad id {writer:?}")))?;
+    let writer = delivery_id(&writer)?;
     written
         .entry(row.text("target")?)
         .or_default()

@@ -2,16 +2,12 @@
 
 use std::time::SystemTime;
 
-use sqlx::Postgres;
-
 use super::PgStore;
 use super::claims::{claim_due, claim_target};
 use super::inserts::insert;
 use super::updates::{apply_delivered, apply_finish, replay};
 use crate::queue::contract::{Batch, BatchResult, StoreError};
 use crate::queue::job::{Finish, to_ms};
-
-pub(super) type Tx<'c> = sqlx::Transaction<'c, Postgres>;
 
 impl PgStore {
     /// Everything in `batch`, in one transaction.

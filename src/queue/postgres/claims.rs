@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sqlx::AssertSqlSafe;
 
-use super::batch::Tx;
+use super::Tx;
 use crate::queue::contract::{ClaimRequest, StoreError};
 use crate::queue::job::{ClaimedGroup, Job, Target};
 use crate::queue::rows::{self, PG_COLUMNS};

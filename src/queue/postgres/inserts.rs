@@ -6,7 +6,8 @@ use sqlx::Row;
 use sqlx::postgres::PgConnection;
 
 use crate::queue::contract::StoreError;
-use crate::queue::job::{DeliveryId, Inserted, NewJob, Status, to_ms};
+use crate::queue::job::{Inserted, NewJob, Status, to_ms};
+use crate::queue::rows::delivery_id;
 
 /// Inserts new jobs in one statement (remembering their replay keys in the same one), so an
 /// intake batch costs one round trip. A replay key already accepted for another event makes the
@@ -73,11 +74,11 @@ pub(super) async fn insert(
             let answer = if row.try_get("replayed")? {
                 Inserted::Replayed
             } else if row.try_get("new")? {
-                Inserted::New(parse_id(&row.try_get::<String, _>("id")?)?)
+                Inserted::New(delivery_id(&row.try_get::<String, _>("id")?)?)
             } else if let Some(id) = row.try_get::<Option<String>, _>("existing_id")? {
                 let status: Option<String> = row.try_get("existing_status")?;
                 Inserted::Duplicate {
-                    id: parse_id(&id)?,
+                    id: delivery_id(&id)?,
                     status: status
                         .as_deref()
                         .and_then(Status::parse)
@@ -102,7 +103,7 @@ pub(super) async fn insert(
                 answers.insert(
                     row.try_get("idempotency_key")?,
                     Inserted::Duplicate {
-                        id: parse_id(&row.try_get::<String, _>("id")?)?,
+                        id: delivery_id(&row.try_get::<String, _>("id")?)?,
                         status: Status::parse(&status).unwrap_or(Status::Pending),
                     },
                 );
@@ -132,10 +133,6 @@ pub(super) async fn insert(
             })
         })
         .collect()
-}
-
-fn parse_id(text: &str) -> Result<DeliveryId, StoreError> {
-    DeliveryId::parse(text).ok_or_else(|| StoreError::Corrupt(format!("bad id {text:?}")))
 }
 
 /// Which of a batch's jobs go to the database, and which the batch answers itself.

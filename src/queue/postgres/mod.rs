@@ -37,6 +37,9 @@ use super::job::{from_ms, to_ms};
 use super::reads::{self, Reader};
 use super::rows;
 
+/// One writer transaction, as `batch` opens it and `claims` and `updates` run in it.
+type Tx<'c> = sqlx::Transaction<'c, Postgres>;
+
 /// Cheap to clone: the pool and the migration state are shared.
 #[derive(Clone, Debug)]
 pub struct PgStore {

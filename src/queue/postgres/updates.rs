@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use sqlx::{Postgres, QueryBuilder};
 
-use super::batch::Tx;
+use super::Tx;
 use crate::queue::contract::StoreError;
 use crate::queue::job::{DeliveryId, Finish, LastError, Lease, Replay, to_ms};
 

@@ -3,9 +3,9 @@
 use rusqlite::{Connection, params};
 
 use super::open_jobs::OpenJobs;
-use super::writer::parse_id;
 use crate::queue::contract::StoreError;
 use crate::queue::job::{Inserted, NewJob, Status, to_ms};
+use crate::queue::rows::delivery_id;
 
 /// Stores each job unless its idempotency key is taken — by an earlier job, or by one earlier
 /// in this batch — in which case it is a duplicate of that one.
@@ -49,7 +49,7 @@ pub(super) fn insert(
             let (id, status): (String, String) =
                 find.query_row([&job.idempotency_key], |r| Ok((r.get(0)?, r.get(1)?)))?;
             Inserted::Duplicate {
-                id: parse_id(&id)?,
+                id: delivery_id(&id)?,
                 status: Status::parse(&status).unwrap_or(Status::Pending),
             }
         });

@@ -3,9 +3,9 @@
 use rusqlite::{Connection, Params, Statement, params};
 
 use super::open_jobs::OpenJobs;
-use super::writer::parse_id;
 use crate::queue::contract::StoreError;
 use crate::queue::job::{DeliveryId, Finish, Replay, to_ms};
+use crate::queue::rows::delivery_id;
 
 /// Records an attempt's outcome on the jobs still under its leases: one whose lease ran out and
 /// that was claimed again belongs to that later attempt.
@@ -170,7 +170,7 @@ pub(super) fn replay(
     while let Some(row) = replayed.next()? {
         let id: String = row.get(0)?;
         let target: String = row.get(1)?;
-        open.add(parse_id(&id)?, &target, now);
+        open.add(delivery_id(&id)?, &target, now);
         count += 1;
     }
     Ok(count)

@@ -20,7 +20,7 @@ use super::inserts::insert;
 use super::open_jobs::{HELD_AT_MOST, OpenJobs};
 use super::updates::{apply_finish, replay};
 use crate::queue::contract::{Batch, BatchResult, StoreError};
-use crate::queue::job::{DeliveryId, to_ms};
+use crate::queue::job::to_ms;
 
 /// WAL pages (4 KiB) after which the writer checkpoints: about 40 MiB. A checkpoint copies each
 /// page once however often the WAL rewrote it, and the queue's index pages are rewritten in
@@ -249,10 +249,6 @@ fn write_batch(
         result.claimed = claim_due(tx, open, claim, now)?;
     }
     Ok(result)
-}
-
-pub(super) fn parse_id(text: &str) -> Result<DeliveryId, StoreError> {
-    DeliveryId::parse(text).ok_or_else(|| StoreError::Corrupt(format!("bad delivery id {text:?}")))
 }
 
 #[cfg(test)]

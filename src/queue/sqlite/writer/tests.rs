@@ -4,7 +4,7 @@ use rusqlite::params;
 
 use super::*;
 use crate::queue::contract::ClaimRequest;
-use crate::queue::job::{Inserted, NewJob};
+use crate::queue::job::{DeliveryId, Inserted, NewJob};
 use crate::queue::sqlite::tests::{new_job, temp_store};
 
 /// A workers' claim of up to ten targets.
