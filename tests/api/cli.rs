@@ -4,10 +4,8 @@
 //! shell), an explicit `--config-dir` and `--env`, and a deadline; a server child is killed on
 //! every path out of its test.
 
-use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -16,7 +14,8 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-const BIN: &str = env!("CARGO_BIN_EXE_genesys-bridge");
+use crate::binaries::{Finished, LoggedChild, bridge, run, tool, wait_for_exit};
+
 /// The public development secret of the local demo (`config/local.toml`).
 const DEMO_SECRET: &str = "whsec_Z2VuZXN5cy1icmlkZ2UtbG9jYWwtZGVtby1zZWNyZXQ=";
 const QUICK: Duration = Duration::from_secs(20);
@@ -46,76 +45,6 @@ impl ConfigDir {
 impl Drop for ConfigDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// `genesys-bridge --config-dir DIR --env PROFILE ARGS…` with nothing inherited from the
-/// environment.
-fn bridge(config_dir: &Path, profile: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(BIN);
-    command
-        .env_clear()
-        .arg("--config-dir")
-        .arg(config_dir)
-        .args(["--env", profile])
-        .args(args)
-        .stdin(Stdio::null())
-        // Relative paths (the store's data_dir) must not land in the repository.
-        .current_dir(std::env::temp_dir());
-    command
-}
-
-struct Finished {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Finished {
-    fn all(&self) -> String {
-        format!("{}{}", self.stdout, self.stderr)
-    }
-}
-
-/// Runs `command` to completion; kills it and fails if it outlasts `timeout`.
-fn run(mut command: Command, timeout: Duration) -> Finished {
-    let described = format!("{command:?}");
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {described}: {e}"));
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
-            String::from_utf8_lossy(&bytes).into_owned()
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let status = wait_for_exit(&mut child, timeout).unwrap_or_else(|| {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("{described} did not finish within {timeout:?}")
-    });
-    Finished {
-        status,
-        stdout: stdout.join().unwrap(),
-        stderr: stderr.join().unwrap(),
-    }
-}
-
-fn wait_for_exit(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some(status);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -483,25 +412,6 @@ fn sign_file_signs_exactly_that_files_bytes() {
 
 // ---- sign → serve ------------------------------------------------------------------------
 
-/// A running `genesys-bridge serve`; killed when dropped, so no failure leaves it behind.
-struct Server {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Server {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Two distinct ports that were free a moment ago.
 fn free_ports() -> (u16, u16) {
     let a = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -514,11 +424,8 @@ fn free_ports() -> (u16, u16) {
 
 /// `curl -sS`, bounded; the status and body, or `None` when nothing answered.
 fn curl_get(url: &str) -> Option<(u16, String)> {
-    let mut command = Command::new("curl");
-    command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .args(["-sS", "--max-time", "2", "-w", "\n%{http_code}", url]);
+    let mut command = tool("curl");
+    command.args(["-sS", "--max-time", "2", "-w", "\n%{http_code}", url]);
     let out = run(command, Duration::from_secs(5));
     let (body, status) = out.stdout.rsplit_once('\n')?;
     let status: u16 = status.trim().parse().ok()?;
@@ -559,15 +466,9 @@ openCase = "crmOpenCase"
 "#
         ),
     )]);
-    let log = dir.path().join("serve.log");
-    let log_file = std::fs::File::create(&log).unwrap();
-    let child = bridge(dir.path(), "test", &["serve"])
-        .current_dir(dir.path())
-        .stdout(log_file.try_clone().unwrap())
-        .stderr(log_file)
-        .spawn()
-        .unwrap();
-    let server = Server { child, log };
+    let mut serve = bridge(dir.path(), "test", &["serve"]);
+    serve.current_dir(dir.path());
+    let server = LoggedChild::spawn(serve, dir.path().join("serve.log"));
     let base = format!("http://127.0.0.1:{port}");
 
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -589,10 +490,8 @@ openCase = "crmOpenCase"
         QUICK,
     );
     assert!(signed.status.success(), "{}", signed.all());
-    let mut sh = Command::new("sh");
-    sh.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .args(["-c", &signed.stdout]);
+    let mut sh = tool("sh");
+    sh.args(["-c", &signed.stdout]);
     let sent = run(sh, QUICK);
     assert!(
         sent.stdout.starts_with("HTTP/1.1 202"),
@@ -629,17 +528,7 @@ openCase = "crmOpenCase"
     assert_eq!(landed, expected, "{}", server.log());
 
     let mut server = server;
-    let pid = server.child.id().to_string();
-    let kill = run(
-        {
-            let mut kill = Command::new("kill");
-            kill.env_clear()
-                .env("PATH", std::env::var("PATH").unwrap_or_default())
-                .args(["-TERM", &pid]);
-            kill
-        },
-        QUICK,
-    );
+    let kill = server.signal("TERM");
     assert!(kill.status.success(), "{}", kill.all());
     let status = wait_for_exit(&mut server.child, Duration::from_secs(5));
     assert!(

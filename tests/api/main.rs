@@ -3,6 +3,7 @@
 //! `api_postgres` binary runs the intake, delivery and health files again on PostgreSQL.
 
 mod app;
+mod binaries;
 mod cli;
 mod delivery;
 mod genesys_client;

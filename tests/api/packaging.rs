@@ -8,22 +8,19 @@
 //! with a message, rather than misread.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 
 use crate::app::spawn_app;
+use crate::binaries::{BRIDGE, Finished, SIM, isolated};
 use crate::helpers::{sim_config, spawn_sim};
 
 /// The `replicas` profile: PostgreSQL and the bridges sharing it.
 mod replicas;
 
-const BRIDGE: &str = env!("CARGO_BIN_EXE_genesys-bridge");
-const SIM: &str = env!("CARGO_BIN_EXE_genesys-sim");
 const DEADLINE: Duration = Duration::from_secs(20);
 
 fn repo() -> &'static Path {
@@ -36,57 +33,12 @@ fn read(name: &str) -> String {
 
 // ---- running the binaries -----------------------------------------------------------------------
 
-struct Finished {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Finished {
-    fn all(&self) -> String {
-        format!("{}{}", self.stdout, self.stderr)
-    }
-}
-
 /// `program args…` with exactly `env` (nothing inherited), run from a temporary directory, killed
 /// if it outlasts the deadline.
 fn run(program: &str, args: &[String], env: &BTreeMap<String, String>) -> Finished {
-    let mut child = Command::new(program)
-        .args(args)
-        .env_clear()
-        .envs(env)
-        .current_dir(std::env::temp_dir())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = pipe.read_to_string(&mut text);
-            text
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let deadline = Instant::now() + DEADLINE;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{program} {args:?} did not finish within {DEADLINE:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Finished {
-        status,
-        stdout: stdout.join().unwrap(),
-        stderr: stderr.join().unwrap(),
-    }
+    let mut command = isolated(program);
+    command.args(args).envs(env);
+    crate::binaries::run(command, DEADLINE)
 }
 
 /// As [`run`], off the async runtime so a server in the same test keeps answering.

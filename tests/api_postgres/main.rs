@@ -6,6 +6,8 @@
 
 #[path = "../api/app.rs"]
 mod app;
+#[path = "../api/binaries.rs"]
+mod binaries;
 #[path = "../api/delivery/mod.rs"]
 mod delivery;
 #[path = "../api/health.rs"]
