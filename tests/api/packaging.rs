@@ -3,16 +3,15 @@
 //! health probe they use is tried on the real binaries. (`.ci/checks/packaging.sh` lints both
 //! files; whether the image builds is not checked anywhere on a machine without Docker.)
 //!
-//! The YAML reader below takes the subset `docker-compose.yml` is written in: block mappings,
-//! block sequences of scalars, and flow collections written as JSON. Anything else is refused
-//! with a message, rather than misread.
+//! `docker-compose.yml` is parsed with `serde_yaml_ng` and looked at as JSON values whose scalars
+//! are all strings, as Compose passes environment values.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::app::spawn_app;
 use crate::binaries::{BRIDGE, Finished, SIM, isolated};
@@ -168,93 +167,39 @@ fn image_commands(instructions: &[Instruction]) -> (Vec<String>, Vec<String>) {
 
 /// The compose file as JSON values; scalars stay strings, as Compose passes environment values.
 fn compose() -> Value {
-    let text = read("docker-compose.yml");
-    let lines: Vec<(usize, String)> = text
-        .lines()
-        .map(strip_comment)
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| (l.len() - l.trim_start().len(), l.trim().to_owned()))
-        .collect();
-    let mut at = 0;
-    let value = yaml_block(&lines, &mut at, 0);
-    assert_eq!(at, lines.len(), "unread YAML from {:?}", lines.get(at));
+    yaml(&read("docker-compose.yml"))
+}
+
+/// YAML as JSON values, every scalar a string (`retries: 5` is `"5"`, `enabled: false` is
+/// `"false"`), an empty value null; merge keys (`<<`) applied, as Compose does.
+fn yaml(text: &str) -> Value {
+    let mut value: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(text).unwrap_or_else(|e| panic!("the YAML does not parse: {e}"));
     value
+        .apply_merge()
+        .unwrap_or_else(|e| panic!("a merge key that does not merge: {e}"));
+    json_of(value)
 }
 
-/// The line without a `#` comment (a `#` at the start or after a space, outside quotes).
-fn strip_comment(line: &str) -> &str {
-    let mut quote = None;
-    let mut previous = ' ';
-    for (index, c) in line.char_indices() {
-        match (quote, c) {
-            (None, '"' | '\'') => quote = Some(c),
-            (Some(q), c) if c == q => quote = None,
-            (None, '#') if previous.is_whitespace() => return line[..index].trim_end(),
-            _ => {}
-        }
-        previous = c;
+fn json_of(yaml: serde_yaml_ng::Value) -> Value {
+    use serde_yaml_ng::Value as Yaml;
+    match yaml {
+        Yaml::Null => Value::Null,
+        Yaml::Bool(boolean) => Value::String(boolean.to_string()),
+        Yaml::Number(number) => Value::String(number.to_string()),
+        Yaml::String(text) => Value::String(text),
+        Yaml::Sequence(items) => Value::Array(items.into_iter().map(json_of).collect()),
+        Yaml::Mapping(entries) => Value::Object(
+            entries
+                .into_iter()
+                .map(|(key, value)| match json_of(key) {
+                    Value::String(key) => (key, json_of(value)),
+                    other => panic!("a mapping key that is not a scalar: {other}"),
+                })
+                .collect(),
+        ),
+        Yaml::Tagged(tagged) => panic!("Compose files have no YAML tags: {tagged:?}"),
     }
-    line.trim_end()
-}
-
-fn yaml_block(lines: &[(usize, String)], at: &mut usize, indent: usize) -> Value {
-    let is_sequence = lines[*at].1.starts_with("- ");
-    let mut map = Map::new();
-    let mut items = Vec::new();
-    while let Some((line_indent, text)) = lines.get(*at) {
-        if *line_indent < indent {
-            break;
-        }
-        assert_eq!(*line_indent, indent, "unexpected indentation at {text:?}");
-        *at += 1;
-        if is_sequence {
-            let item = text
-                .strip_prefix("- ")
-                .unwrap_or_else(|| panic!("a mapping entry among sequence items: {text:?}"));
-            assert!(
-                !item.contains(": ") && !item.ends_with(':'),
-                "this reader takes sequences of scalars only: {text:?}"
-            );
-            items.push(yaml_scalar(item));
-            continue;
-        }
-        let (key, rest) = text
-            .split_once(':')
-            .filter(|(_, rest)| rest.is_empty() || rest.starts_with(' '))
-            .unwrap_or_else(|| panic!("not `key: value`: {text:?}"));
-        let key = yaml_scalar(key).as_str().unwrap_or(key).to_owned();
-        let value = match (rest.trim(), lines.get(*at)) {
-            ("", Some((next, _))) if *next > indent => yaml_block(lines, at, *next),
-            ("", _) => Value::Null,
-            (scalar, _) => yaml_scalar(scalar),
-        };
-        assert!(
-            map.insert(key.clone(), value).is_none(),
-            "{key} is given twice"
-        );
-    }
-    if is_sequence {
-        Value::Array(items)
-    } else {
-        Value::Object(map)
-    }
-}
-
-fn yaml_scalar(text: &str) -> Value {
-    assert!(
-        !text.starts_with(['&', '*', '|', '>', '!']),
-        "anchors, aliases, block scalars and tags are beyond this test's YAML reader: {text:?}"
-    );
-    if text.starts_with(['[', '{', '"']) {
-        return serde_json::from_str(text).unwrap_or_else(|e| {
-            panic!("flow collections and quoted strings must be JSON here: {text}: {e}")
-        });
-    }
-    let unquoted = text
-        .strip_prefix('\'')
-        .and_then(|t| t.strip_suffix('\''))
-        .unwrap_or(text);
-    Value::String(unquoted.to_owned())
 }
 
 fn service<'c>(compose: &'c Value, name: &str) -> &'c Value {
@@ -835,7 +780,7 @@ fn normalise(path: &Path) -> PathBuf {
 
 #[test]
 fn the_yaml_reader_reads_the_compose_subset() {
-    let lines: Vec<(usize, String)> = [
+    let text = [
         "a:",
         "  b: \"x # not a comment\"  # a comment",
         "  c: [\"CMD\", \"y\"]",
@@ -844,13 +789,9 @@ fn the_yaml_reader_reads_the_compose_subset() {
         "  e: plain",
         "f:",
     ]
-    .iter()
-    .map(|l| strip_comment(l))
-    .map(|l| (l.len() - l.trim_start().len(), l.trim().to_owned()))
-    .collect();
-    let mut at = 0;
+    .join("\n");
 
-    let value = yaml_block(&lines, &mut at, 0);
+    let value = yaml(&text);
 
     assert_eq!(
         value,
