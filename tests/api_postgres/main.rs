@@ -24,7 +24,7 @@ mod store;
 mod webhook_errors;
 #[path = "../api/webhook_mapping.rs"]
 mod webhook_mapping;
-#[path = "../api/webhook_schemes.rs"]
+#[path = "../api/webhook_schemes/mod.rs"]
 mod webhook_schemes;
 
 /// The store every app of this binary runs on.
