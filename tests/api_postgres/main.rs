@@ -22,7 +22,7 @@ mod smoke;
 mod store;
 #[path = "../api/webhook_errors.rs"]
 mod webhook_errors;
-#[path = "../api/webhook_mapping.rs"]
+#[path = "../api/webhook_mapping/mod.rs"]
 mod webhook_mapping;
 #[path = "../api/webhook_schemes/mod.rs"]
 mod webhook_schemes;
