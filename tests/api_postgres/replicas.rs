@@ -9,7 +9,6 @@
 //! that was leased again (`attempts` ≥ 2).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -21,6 +20,7 @@ use time::OffsetDateTime;
 
 use crate::delivery::process::{BridgeProcess, ProcessDir, child_profile};
 use crate::delivery::{Ops, Sender, webhook};
+use crate::helpers::spawn_sim;
 
 const CONVERSATIONS: usize = 200;
 const UPDATES: usize = 25;
@@ -63,13 +63,11 @@ struct Cluster {
 
 async fn scenario() {
     // The simulator lives in this process: it outlives both replicas.
-    let sim = Simulator::new(SimConfig {
+    let sim = spawn_sim(SimConfig {
         rate_limit: None,
         ..SimConfig::default()
     })
-    .spawn(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-    .await
-    .unwrap();
+    .await;
     let lanes: Vec<Lane> = (0..CONVERSATIONS)
         .map(|i| {
             let conversation = format!("replica-{i:03}");

@@ -1,7 +1,6 @@
 //! A `202` survives `kill -9`: a real `genesys-bridge serve` is killed in the middle of a burst,
 //! restarted on the same store, and every accepted webhook lands, in order.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::os::unix::process::ExitStatusExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,6 +14,7 @@ use time::OffsetDateTime;
 
 use super::process::{BridgeProcess, ProcessDir, child_profile};
 use super::{ACCOUNT_KEY, Ops, Sender, webhook};
+use crate::helpers::spawn_sim;
 
 const LANES: usize = 30;
 const PER_LANE: usize = 10;
@@ -38,13 +38,11 @@ struct Lane {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn webhooks_answered_202_survive_kill_9_in_the_middle_of_a_burst() {
     // The simulator lives in this process, so it outlives the bridge.
-    let sim = Simulator::new(SimConfig {
+    let sim = spawn_sim(SimConfig {
         rate_limit: None,
         ..SimConfig::default()
     })
-    .spawn(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-    .await
-    .unwrap();
+    .await;
     let mut lanes: Vec<Lane> = (0..LANES)
         .map(|i| {
             let conversation = format!("burst-{i:02}");

@@ -2,12 +2,12 @@
 //! its directory, and the store every process started from that directory shares.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use super::{ADMIN_TOKEN, SOURCES};
+use crate::binaries::{LoggedChild, bridge};
 use crate::store::{Backend, READY_WITHIN, TestStore};
 
 /// A profile for the real binary: no simulator of its own, `sim_url` as Genesys, fast retries,
@@ -83,8 +83,7 @@ impl Drop for ProcessDir {
 
 /// A real `genesys-bridge serve`, killed when dropped so no failure leaves it behind.
 pub(crate) struct BridgeProcess {
-    child: Child,
-    log: PathBuf,
+    server: LoggedChild,
     pub(crate) base_url: String,
 }
 
@@ -92,23 +91,12 @@ impl BridgeProcess {
     /// Starts the binary with nothing from this environment but the store's variables, and
     /// waits until it listens.
     pub(crate) async fn start(dir: &ProcessDir, name: &str) -> Self {
-        let log = dir.path().join(format!("{name}.log"));
-        let file = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_genesys-bridge"))
-            .env_clear()
+        let mut serve = bridge(dir.path(), "test", &["serve"]);
+        serve
             .envs(dir.store.env().iter().map(|(k, v)| (k, v)))
-            .arg("--config-dir")
-            .arg(dir.path())
-            .args(["--env", "test", "serve"])
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .current_dir(dir.path())
-            .spawn()
-            .unwrap();
+            .current_dir(dir.path());
         let mut process = Self {
-            child,
-            log,
+            server: LoggedChild::spawn(serve, dir.path().join(format!("{name}.log"))),
             base_url: String::new(),
         };
         let deadline = Instant::now() + Duration::from_secs(15);
@@ -118,7 +106,7 @@ impl BridgeProcess {
                 process.until_store_ready().await;
                 return process;
             }
-            if let Some(status) = process.child.try_wait().unwrap() {
+            if let Some(status) = process.server.exited() {
                 panic!("the bridge exited with {status}:\n{}", process.log());
             }
             assert!(
@@ -171,21 +159,14 @@ impl BridgeProcess {
     }
 
     pub(crate) fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.server.log()
     }
 
     /// `kill -9`: no shutdown code runs.
     pub(crate) fn kill_9(&mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        let killed = Command::new("kill").args(["-9", &pid]).status().unwrap();
-        assert!(killed.success(), "kill -9 {pid} failed");
-        self.child.wait().unwrap()
-    }
-}
-
-impl Drop for BridgeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let killed = self.server.signal("9");
+        let pid = self.server.child.id();
+        assert!(killed.status.success(), "kill -9 {pid} failed");
+        self.server.child.wait().unwrap()
     }
 }

@@ -1,6 +1,6 @@
 //! The `replicas` profile of `docker-compose.yml`: PostgreSQL (the official image, a named
 //! volume, the password from a Docker secret) and bridges sharing it, each on its own host port.
-//! Read as text and tried on the real binary like the rest of the file; no Docker engine needed.
+//! Read and tried on the real binary like the rest of the folder; no Docker engine needed.
 
 use std::os::unix::fs::PermissionsExt;
 
