@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Packaging: lints the Dockerfile with hadolint and validates docker-compose.yml against the
 # Compose Specification's JSON schema. Neither needs a Docker engine; whether the image really
-# builds is not checked here (tests/api/packaging.rs checks that the commands, flags and settings
+# builds is not checked here (tests/api/packaging/ checks that the commands, flags and settings
 # both files use are ones the binaries accept).
 #
 # Tools come from PyPI only, pinned, into a venv under target/ (reused while the pins match):
