@@ -188,6 +188,30 @@ pub(super) mod tests {
         }
     }
 
+    /// Ids are parsed when a row is read, so an id the intake could never have stored is the
+    /// store's problem (a corrupt row), not a Genesys error at delivery time.
+    #[tokio::test]
+    async fn a_stored_id_that_is_not_an_id_reads_as_a_corrupt_row() {
+        let (store, dir) = temp_store(true).await;
+        let id = DeliveryId::new();
+        sqlx::query(
+            "INSERT INTO deliveries (id, idempotency_key, source, conversation_id, target, attributes, \
+                                     status, run_at, received_at, updated_at) \
+             VALUES (?, 'crm:event:x', 'crm', '../calls', '../calls/*', '{\"k\":\"v\"}', 'pending', 0, 0, 0)",
+        )
+        .bind(id.to_string())
+        .execute(&store.readers)
+        .await
+        .expect("a row with a bad conversation id");
+        match store.reads().get(id).await {
+            Err(StoreError::Corrupt(message)) => {
+                assert!(message.contains("conversation"), "{message}");
+            }
+            other => panic!("expected a corrupt row, got {other:?}"),
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
     /// A file written by a bridge from before migration 2, with a job still pending in it.
     #[tokio::test]
     async fn a_file_left_at_version_1_with_jobs_in_it_is_upgraded_in_place() {
