@@ -6,6 +6,8 @@
 //!   [`state::AppState`] every handler reads;
 //! - [`intake`]: the use case "accept a webhook": verify, parse, map, dry run, replay guard,
 //!   enqueue, `Prefer: wait`, returning a typed outcome;
+//! - [`ivr`]: the IVR's half of the handshake: the flow registers the call (so a CRM that
+//!   knows only the caller's number reaches it) and pulls what the CRM sent;
 //! - [`webhook`]: what is pure about webhooks: signature schemes, sources, where the ids are,
 //!   the key-translation table;
 //! - [`queue`]: the durable job store — one contract, an embedded SQLite backend and a
@@ -26,6 +28,7 @@ pub mod delivery;
 pub mod genesys;
 pub mod http;
 pub mod intake;
+pub mod ivr;
 pub mod queue;
 pub mod simulator;
 pub mod startup;

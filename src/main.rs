@@ -54,6 +54,9 @@ enum Command {
     Migrate,
     /// Sign a payload with a source's scheme and current secret, to replay it with curl.
     Sign(SignArgs),
+    /// Print the Genesys Data Actions "Register call" and "Get CRM data" in the Admin UI's
+    /// Import format, their contracts derived from this configuration.
+    DataActions(DataActionsArgs),
     /// GET a health URL once (3 s timeout); exit 0 on a 2xx answer, 1 otherwise (for HEALTHCHECK).
     Healthcheck {
         /// The URL to probe: by default the bridge's readiness on the default port, from inside its host.
@@ -84,6 +87,22 @@ struct SignArgs {
     dry_run: bool,
 }
 
+#[derive(Debug, clap::Args)]
+struct DataActionsArgs {
+    /// The bridge's public base URL, as Genesys reaches it (https://...).
+    #[arg(long)]
+    url: String,
+    /// Only this source's keys, and its name in the actions' names.
+    #[arg(long)]
+    source: Option<String>,
+    /// Only one action: register-call or get-crm-data (printed as one importable object).
+    #[arg(long)]
+    action: Option<String>,
+    /// Write one file per action into this directory instead of printing them.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let options = LoadOptions {
@@ -96,6 +115,7 @@ fn main() -> ExitCode {
         Command::CheckConfig => check_config(&options),
         Command::Migrate => migrate(&options),
         Command::Sign(args) => sign(&options, &args),
+        Command::DataActions(args) => data_actions(&options, &args),
         Command::Healthcheck { url } => {
             cli::healthcheck::run(&url, &mut std::io::stdout()).map_err(Into::into)
         }
@@ -166,7 +186,13 @@ fn sign(options: &LoadOptions, args: &SignArgs) -> anyhow::Result<ExitCode> {
         );
     };
     let body = match &args.file {
-        None => cli::sign::SAMPLE_PAYLOAD.as_bytes().to_vec(),
+        None => {
+            let caller = settings
+                .simulator
+                .as_ref()
+                .and_then(|s| s.demo_caller.as_ref());
+            cli::sign::sample_payload(source, caller.map(|n| n.as_str())).into_bytes()
+        }
         Some(path) if path.as_os_str() == "-" => {
             let mut body = Vec::new();
             std::io::stdin().read_to_end(&mut body)?;
@@ -206,6 +232,44 @@ fn sign(options: &LoadOptions, args: &SignArgs) -> anyhow::Result<ExitCode> {
     } else {
         writeln!(out, "POST {}", signed.url)?;
         write!(out, "{}", signed.header_lines())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn data_actions(options: &LoadOptions, args: &DataActionsArgs) -> anyhow::Result<ExitCode> {
+    let settings = config::load(options)?;
+    let kit = cli::data_actions::kit(
+        &settings,
+        &cli::data_actions::Request {
+            base_url: &args.url,
+            source: args.source.as_deref(),
+            action: args.action.as_deref(),
+        },
+    )?;
+    let mut err = std::io::stderr().lock();
+    for key in &kit.skipped_keys {
+        writeln!(
+            err,
+            "warning: the key {key:?} is not a Data Action property name (^[a-zA-Z][a-zA-Z0-9_-]*$): left out of the success schema; the pull still answers it"
+        )?;
+    }
+    if settings.ivr.credential.is_none() {
+        writeln!(
+            err,
+            "warning: [ivr] has no credential: the bridge answers these actions 401 until ivr.token or ivr.basic_user is set"
+        )?;
+    }
+    match &args.out {
+        Some(dir) => {
+            for path in cli::data_actions::write(&kit.actions, dir)? {
+                writeln!(err, "wrote {path}")?;
+            }
+        }
+        None => write!(
+            std::io::stdout().lock(),
+            "{}",
+            cli::data_actions::render(&kit.actions)
+        )?,
     }
     Ok(ExitCode::SUCCESS)
 }

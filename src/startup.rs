@@ -13,9 +13,10 @@ use crate::config::{Settings, SimulatorSettings, describe_source};
 use crate::delivery::{self, DeliverySettings};
 use crate::genesys::{BuildError, Endpoints, GenesysClient};
 use crate::intake::Intake;
+use crate::ivr::Ivr;
 use crate::queue::{Queue, StoreError};
 use crate::simulator::{NewConversation, RunningSimulator, SimConfig, Simulator};
-use crate::state::{AdminAccess, AppState, Clock, Services};
+use crate::state::{AdminAccess, AppState, Clock, IvrAccess, Services};
 use crate::telemetry::metrics::Metrics;
 use crate::webhook::signature::Scheme;
 
@@ -89,6 +90,16 @@ impl Application {
                 sim.base_url
             );
         }
+        if let (Some(_), Some(phone)) = (
+            &simulator,
+            settings.sources.iter().find(|s| s.name() == "demo-phone"),
+        ) {
+            tracing::info!(
+                "by the caller's number: `cargo run -- sign --source {} --curl | sh`, then                  `curl -s -H 'authorization: Bearer local-demo-ivr-token' localhost:{}/v1/calls/demo-conversation/data`",
+                phone.name(),
+                settings.server.port
+            );
+        }
         if settings.sources.is_empty() {
             tracing::warn!("no sources are configured: every webhook will be answered 404");
         }
@@ -99,6 +110,21 @@ impl Application {
             queue.clone(),
             genesys.participant_purposes(),
         );
+        let ivr_access = IvrAccess::of(settings.ivr.credential.as_ref());
+        if ivr_access.digest.is_none() {
+            tracing::info!(
+                "the IVR endpoints (/v1/calls) are off: no ivr.token or ivr.basic_user is set"
+            );
+        }
+        let ivr = Ivr::new(
+            queue.clone(),
+            genesys.clone(),
+            settings.ivr,
+            &intake.sources(),
+        );
+        if let Some(sim) = &settings.simulator {
+            register_demo_call(&ivr, sim).await;
+        }
         let admin = AdminAccess {
             token_digest: settings.admin.token.as_ref().map(|t| {
                 use secrecy::ExposeSecret;
@@ -117,8 +143,10 @@ impl Application {
                 profile: settings.profile,
                 genesys,
                 intake: Arc::new(intake),
+                ivr: Arc::new(ivr),
                 queue,
                 admin,
+                ivr_access,
                 max_body_bytes: settings.server.max_body_bytes,
                 clock: Arc::new(time::OffsetDateTime::now_utc),
                 metrics: Metrics::install(),
@@ -184,6 +212,25 @@ impl Application {
     }
 }
 
+/// The local demo's call, registered as its flow would register it, so a webhook naming the
+/// caller's number reaches it.
+async fn register_demo_call(ivr: &Ivr, sim: &SimulatorSettings) {
+    let (Some(id), Some(caller)) = (&sim.demo_conversation, &sim.demo_caller) else {
+        return;
+    };
+    let body = serde_json::json!({
+        "conversationId": id,
+        "participantId": "demo-customer",
+        "ani": caller.as_str(),
+    });
+    match ivr.register(body.to_string().as_bytes()).await {
+        Ok(_) => {
+            tracing::info!(conversation_id = %id, "demo call registered with its caller's number")
+        }
+        Err(err) => tracing::warn!(error = %err, "the demo call could not be registered"),
+    }
+}
+
 async fn start_simulator(settings: &SimulatorSettings) -> Result<RunningSimulator, StartupError> {
     let simulator = Simulator::new(SimConfig {
         client_id: settings.client_id.clone(),
@@ -193,7 +240,8 @@ async fn start_simulator(settings: &SimulatorSettings) -> Result<RunningSimulato
         ..SimConfig::default()
     });
     if let Some(id) = &settings.demo_conversation {
-        simulator.create_conversation(NewConversation::demo(id.clone()));
+        let caller = settings.demo_caller.as_ref().map(|n| n.as_str());
+        simulator.create_conversation(NewConversation::demo(id.clone(), caller));
     }
     let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), settings.port);
     let running = simulator

@@ -7,6 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::genesys::GenesysClient;
 use crate::intake::Intake;
+use crate::ivr::{Ivr, IvrCredential};
 use crate::queue::Queue;
 use crate::telemetry::metrics::Metrics;
 
@@ -17,6 +18,40 @@ pub struct AdminAccess {
     pub token_digest: Option<Vec<u8>>,
     /// Whether `/deliveries` shows attribute values (customer data) or only keys.
     pub show_values: bool,
+}
+
+/// How the IVR's credential is presented.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IvrScheme {
+    Bearer,
+    Basic,
+}
+
+/// The IVR handshake's credential, as the HTTP layer checks it.
+#[derive(Clone, Debug, Default)]
+pub struct IvrAccess {
+    /// The scheme and the SHA-256 of the token (or of `user:password`); `None` disables the
+    /// IVR endpoints.
+    pub digest: Option<(IvrScheme, Vec<u8>)>,
+}
+
+impl IvrAccess {
+    pub fn of(credential: Option<&IvrCredential>) -> Self {
+        use secrecy::ExposeSecret;
+        use sha2::Digest;
+        let digest = credential.map(|credential| match credential {
+            IvrCredential::Bearer(token) => (
+                IvrScheme::Bearer,
+                sha2::Sha256::digest(token.expose_secret().as_bytes()).to_vec(),
+            ),
+            IvrCredential::Basic { user, password } => (
+                IvrScheme::Basic,
+                sha2::Sha256::digest(format!("{user}:{}", password.expose_secret()).as_bytes())
+                    .to_vec(),
+            ),
+        });
+        Self { digest }
+    }
 }
 
 /// Wall-clock time for signature timestamps; tests replace it to replay published vectors.
@@ -53,8 +88,10 @@ pub struct Services {
     pub profile: String,
     pub genesys: GenesysClient,
     pub intake: Arc<Intake>,
+    pub ivr: Arc<Ivr>,
     pub queue: Queue,
     pub admin: AdminAccess,
+    pub ivr_access: IvrAccess,
     pub max_body_bytes: usize,
     pub metrics: Metrics,
     pub clock: Clock,

@@ -62,7 +62,7 @@ async fn main() -> anyhow::Result<()> {
         ..SimConfig::default()
     });
     if let Some(id) = args.demo_conversation {
-        let conversation = simulator.create_conversation(NewConversation::demo(id));
+        let conversation = simulator.create_conversation(NewConversation::demo(id, None));
         for participant in &conversation.participants {
             tracing::info!(
                 conversation_id = %conversation.id,

@@ -6,11 +6,65 @@ use std::fmt::Write as _;
 use axum::http::Method;
 use time::OffsetDateTime;
 
+use serde_json::Value;
+
+use crate::webhook::event::CallBy;
 use crate::webhook::signature::{SignRequest, SignatureError, SignedParts};
 use crate::webhook::source::Source;
 
 /// Signed when no `--file` is given: a payload for the local demo's source and conversation.
 pub const SAMPLE_PAYLOAD: &str = r#"{"conversationId":"demo-conversation","fields":{"accountId":"ACC-123","tier":"gold","openCase":42,"owner":{"name":"Ann Lee"}}}"#;
+
+/// The sample for `source`: [`SAMPLE_PAYLOAD`], with the call named the way the source reaches
+/// it — the demo conversation, the demo caller's number written as a CRM might (`caller`, E.164),
+/// or an account number.
+pub fn sample_payload(source: &Source, caller: Option<&str>) -> String {
+    let extraction = source.extraction();
+    let pointer = extraction.conversation_pointer();
+    let name = match extraction.call_by() {
+        CallBy::ConversationId if pointer == "/conversationId" => return SAMPLE_PAYLOAD.to_owned(),
+        CallBy::ConversationId => Value::from("demo-conversation"),
+        CallBy::Ani { .. } => Value::from(national(caller.unwrap_or("+13175550100"))),
+        CallBy::Key { .. } => Value::from("ACC-123"),
+    };
+    let mut sample: Value = serde_json::from_str(SAMPLE_PAYLOAD).unwrap_or_default();
+    if let Some(object) = sample.as_object_mut() {
+        object.remove("conversationId");
+    }
+    set(&mut sample, pointer, name);
+    sample.to_string()
+}
+
+/// `+13175550100` as `(317) 555-0100`: the bridge normalises it back.
+fn national(e164: &str) -> String {
+    match e164.strip_prefix("+1") {
+        Some(n) if n.len() == 10 => format!("({}) {}-{}", &n[..3], &n[3..6], &n[6..]),
+        _ => e164.to_owned(),
+    }
+}
+
+/// Puts `value` at the JSON pointer, creating objects on the way.
+fn set(target: &mut Value, pointer: &str, value: Value) {
+    let mut at = target;
+    let tokens: Vec<String> = pointer
+        .split('/')
+        .skip(1)
+        .map(|t| t.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    for (i, token) in tokens.iter().enumerate() {
+        if !at.is_object() {
+            *at = Value::Object(serde_json::Map::new());
+        }
+        let Some(object) = at.as_object_mut() else {
+            return;
+        };
+        if i + 1 == tokens.len() {
+            object.insert(token.clone(), value);
+            return;
+        }
+        at = object.entry(token.clone()).or_insert(Value::Null);
+    }
+}
 
 #[derive(Debug)]
 pub struct SignOptions<'a> {

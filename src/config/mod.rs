@@ -13,16 +13,19 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::delivery::DeliverySettings;
-use crate::genesys::{ClientSettings, Endpoints};
+use crate::genesys::{ClientSettings, Endpoints, PhoneNumber};
+use crate::ivr::IvrSettings;
 use crate::queue::QueueSettings;
 use crate::webhook::mapping::Limits;
 use crate::webhook::source::Source;
 
 mod genesys;
+mod ivr;
 mod queue;
 mod sources;
 mod store;
 
+pub use ivr::DEMO_IVR_TOKEN;
 pub use queue::{AdminSettings, DEMO_ADMIN_TOKEN};
 pub use sources::{DEMO_SECRET, describe as describe_source};
 
@@ -72,6 +75,7 @@ struct RawConfig {
     queue: queue::RawQueue,
     store: store::RawStore,
     admin: queue::RawAdmin,
+    ivr: ivr::RawIvr,
     simulator: RawSimulator,
     #[serde(default)]
     sources: BTreeMap<String, config::Value>,
@@ -104,6 +108,7 @@ struct RawSimulator {
     token_ttl: String,
     rate_limit: u32,
     demo_conversation: String,
+    demo_caller: String,
 }
 
 // ---- validated settings --------------------------------------------------------------------
@@ -122,6 +127,8 @@ pub struct Settings {
     /// `[queue]`: how jobs are delivered (workers, leases, retries).
     pub delivery: DeliverySettings,
     pub admin: AdminSettings,
+    /// `[ivr]`: the flow's registrations and pulls.
+    pub ivr: IvrSettings,
 }
 
 #[derive(Clone, Debug)]
@@ -164,6 +171,8 @@ pub struct SimulatorSettings {
     pub token_ttl: Duration,
     pub rate_limit: Option<u32>,
     pub demo_conversation: Option<String>,
+    /// The demo call's caller, E.164: the demo call is registered with it at startup.
+    pub demo_caller: Option<PhoneNumber>,
 }
 
 /// Reads all layers and validates them.
@@ -223,11 +232,28 @@ fn validate(raw: RawConfig, profile: &str) -> Result<Settings, ConfigError> {
         .then(|| simulator_settings(raw.simulator, &mut problems));
     let genesys = genesys::settings(raw.genesys, simulator.is_some(), &mut problems);
     let production = profile == "production";
-    let sources = sources::sources(raw.sources, raw.limits, production, &mut problems);
-    let (mut queue, delivery) = queue::queue(raw.queue, server.shutdown_grace, &mut problems);
+    let (mut queue, mut delivery) = queue::queue(raw.queue, server.shutdown_grace, &mut problems);
     let embedded = std::mem::take(&mut queue.store);
     queue.store = store::store(raw.store, embedded, &mut problems);
     let admin = queue::admin(raw.admin, production, &mut problems);
+    let ivr = ivr::ivr(
+        raw.ivr,
+        production,
+        admin.token.as_ref(),
+        delivery.write_ended_conversations,
+        &mut problems,
+    );
+    let sources = sources::sources(
+        raw.sources,
+        raw.limits,
+        production,
+        ivr.default_country.as_ref(),
+        &mut problems,
+    );
+    delivery.several = sources
+        .iter()
+        .map(|s| (s.name().to_owned(), s.extraction().several()))
+        .collect();
     if production && simulator.is_some() {
         problems.add(
             "simulator.enabled",
@@ -244,6 +270,7 @@ fn validate(raw: RawConfig, profile: &str) -> Result<Settings, ConfigError> {
         queue,
         delivery,
         admin,
+        ivr,
     })
 }
 
@@ -255,6 +282,11 @@ fn simulator_settings(raw: RawSimulator, problems: &mut Problems) -> SimulatorSe
         token_ttl: problems.duration("simulator.token_ttl", &raw.token_ttl),
         rate_limit: (raw.rate_limit > 0).then_some(raw.rate_limit),
         demo_conversation: non_empty(&raw.demo_conversation),
+        demo_caller: non_empty(&raw.demo_caller).and_then(|raw| {
+            PhoneNumber::parse(&raw, None)
+                .map_err(|e| problems.add("simulator.demo_caller", e.to_string()))
+                .ok()
+        }),
     }
 }
 
@@ -291,6 +323,36 @@ pub(crate) fn secret(
             Err(e) => {
                 problems.add(&format!("{key}_file"), format!("cannot read {path}: {e}"));
                 inline
+            }
+        },
+    }
+}
+
+/// A secret given inline or as `<key>_file`, or neither (a feature left off).
+pub(crate) fn optional_secret(
+    problems: &mut Problems,
+    key: &str,
+    inline: &SecretString,
+    file: &str,
+) -> Option<String> {
+    use secrecy::ExposeSecret;
+    let inline = inline.expose_secret().trim().to_owned();
+    match (inline.is_empty(), file.trim()) {
+        (true, "") => None,
+        (false, "") => Some(inline),
+        (false, _) => {
+            problems.add(key, format!("set either {key} or {key}_file, not both"));
+            None
+        }
+        (true, path) => match std::fs::read_to_string(path) {
+            Ok(text) if !text.trim().is_empty() => Some(text.trim().to_owned()),
+            Ok(_) => {
+                problems.add(&format!("{key}_file"), format!("{path} is empty"));
+                None
+            }
+            Err(e) => {
+                problems.add(&format!("{key}_file"), format!("cannot read {path}: {e}"));
+                None
             }
         },
     }

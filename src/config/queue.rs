@@ -2,10 +2,10 @@
 
 use std::path::PathBuf;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::Problems;
+use super::{Problems, optional_secret};
 use crate::delivery::{DeliverySettings, RetrySchedule};
 use crate::queue::{QueueSettings, StoreSettings};
 
@@ -80,34 +80,13 @@ pub(super) fn queue(
         write_ended_conversations: raw.write_ended_conversations,
         participant_cache: raw.participant_cache,
         shutdown_grace,
+        several: Default::default(),
     };
     (queue, delivery)
 }
 
 pub(super) fn admin(raw: RawAdmin, production: bool, problems: &mut Problems) -> AdminSettings {
-    let inline = raw.token.expose_secret().trim().to_owned();
-    let token = match (inline.is_empty(), raw.token_file.trim()) {
-        (true, "") => None,
-        (false, "") => Some(inline),
-        (false, _) => {
-            problems.add(
-                "admin.token",
-                "set either admin.token or admin.token_file, not both",
-            );
-            None
-        }
-        (true, path) => match std::fs::read_to_string(path) {
-            Ok(text) if !text.trim().is_empty() => Some(text.trim().to_owned()),
-            Ok(_) => {
-                problems.add("admin.token_file", format!("{path} is empty"));
-                None
-            }
-            Err(e) => {
-                problems.add("admin.token_file", format!("cannot read {path}: {e}"));
-                None
-            }
-        },
-    };
+    let token = optional_secret(problems, "admin.token", &raw.token, &raw.token_file);
     if production && token.as_deref() == Some(DEMO_ADMIN_TOKEN) {
         problems.add(
             "admin.token",

@@ -10,7 +10,9 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::Problems;
-use crate::webhook::event::Extraction;
+use crate::genesys::address::is_key_name;
+use crate::genesys::{CountryCode, Several};
+use crate::webhook::event::{CallBy, Extraction};
 use crate::webhook::mapping::{Limits, MappingConfig, MappingTable};
 use crate::webhook::signature::{DEFAULT_TOLERANCE, Scheme, Secret, Verifier};
 use crate::webhook::source::Source;
@@ -32,8 +34,12 @@ pub(super) struct RawSource {
     secrets: Vec<RawSecret>,
     #[serde(default)]
     tolerance: Option<String>,
-    #[serde(default = "default_conversation_pointer")]
-    conversation_id: String,
+    /// The pointer to the conversation id (the default way to name the call).
+    #[serde(default)]
+    conversation_id: Option<String>,
+    /// Or what else names the call: `{ by = "ani" | "key" | "conversation_id", pointer, … }`.
+    #[serde(default)]
+    conversation: Option<RawConversation>,
     #[serde(default)]
     participant_id: String,
     #[serde(default)]
@@ -53,8 +59,77 @@ struct RawSecret {
     not_after: Option<String>,
 }
 
-fn default_conversation_pointer() -> String {
-    "/conversationId".to_owned()
+/// `conversation = { by = "ani", pointer = "/phone" }`, `{ by = "key", name = "accountNumber",
+/// pointer = "/account", several = "refuse" }` or `{ by = "conversation_id", pointer = "/id" }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConversation {
+    by: RawBy,
+    pointer: String,
+    /// With `by = "key"`: the key's name, as the call registers it.
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    several: Several,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum RawBy {
+    ConversationId,
+    Ani,
+    Key,
+}
+
+const DEFAULT_CONVERSATION_POINTER: &str = "/conversationId";
+
+/// Where the call is named, and by what; problems are (field, message).
+fn call_named(
+    raw: &RawSource,
+    default_country: Option<&CountryCode>,
+) -> Result<(String, CallBy, Several), (String, String)> {
+    let Some(conversation) = &raw.conversation else {
+        let pointer = raw
+            .conversation_id
+            .clone()
+            .unwrap_or_else(|| DEFAULT_CONVERSATION_POINTER.to_owned());
+        return Ok((pointer, CallBy::ConversationId, Several::Latest));
+    };
+    if raw.conversation_id.is_some() {
+        return Err((
+            "conversation_id".to_owned(),
+            "set either conversation_id or conversation, not both".to_owned(),
+        ));
+    }
+    let by = match (&conversation.by, &conversation.name) {
+        (RawBy::Key, Some(name)) if is_key_name(name) => CallBy::Key { name: name.clone() },
+        (RawBy::Key, Some(name)) => {
+            return Err((
+                "conversation.name".to_owned(),
+                format!(
+                    "{name:?} cannot be a Data Action input: a letter, then letters, digits, '_' or '-' (at most 64)"
+                ),
+            ));
+        }
+        (RawBy::Key, None) => {
+            return Err((
+                "conversation.name".to_owned(),
+                "is required with by = \"key\": the name of the CRM key the call registers with"
+                    .to_owned(),
+            ));
+        }
+        (_, Some(_)) => {
+            return Err((
+                "conversation.name".to_owned(),
+                "is only for by = \"key\"".to_owned(),
+            ));
+        }
+        (RawBy::Ani, None) => CallBy::Ani {
+            default_country: default_country.cloned(),
+        },
+        (RawBy::ConversationId, None) => CallBy::ConversationId,
+    };
+    Ok((conversation.pointer.clone(), by, conversation.several))
 }
 
 /// Each source is read on its own, so a source that does not even parse (an unknown verifier
@@ -63,12 +138,13 @@ pub(super) fn sources(
     raw: BTreeMap<String, config::Value>,
     limits: Limits,
     production: bool,
+    default_country: Option<&CountryCode>,
     problems: &mut Problems,
 ) -> Vec<Source> {
     raw.into_iter()
         .filter_map(|(name, value)| {
             let parsed = parse(&name, value, problems)?;
-            source(&name, parsed, limits, production, problems)
+            source(&name, parsed, limits, production, default_country, problems)
         })
         .collect()
 }
@@ -98,6 +174,7 @@ fn source(
     raw: RawSource,
     limits: Limits,
     production: bool,
+    default_country: Option<&CountryCode>,
     problems: &mut Problems,
 ) -> Option<Source> {
     let key = |field: &str| format!("sources.{name}.{field}");
@@ -127,13 +204,27 @@ fn source(
             None
         }
     };
-    let extraction = Extraction::new(&raw.conversation_id, &raw.participant_id, &raw.event_id)
-        .map_err(|found| {
-            found
-                .into_iter()
-                .for_each(|(field, message)| problems.add(&key(&field), message))
-        })
-        .ok();
+    let extraction = match call_named(&raw, default_country) {
+        Ok((pointer, by, several)) => {
+            Extraction::new(&pointer, &raw.participant_id, &raw.event_id)
+                .map(|e| e.named_by(by, several))
+                .map_err(|found| {
+                    for (field, message) in found {
+                        // The pointer is `conversation.pointer` when the call is named that way.
+                        let field = match (field.as_str(), &raw.conversation) {
+                            ("conversation_id", Some(_)) => "conversation.pointer".to_owned(),
+                            _ => field,
+                        };
+                        problems.add(&key(&field), message);
+                    }
+                })
+                .ok()
+        }
+        Err((field, message)) => {
+            problems.add(&key(&field), message);
+            None
+        }
+    };
     let mapping = MappingTable::new(raw.mapping, limits)
         .map_err(|found| {
             for (field, message) in found {
@@ -243,8 +334,13 @@ fn inline_or_file(
 /// Shown by `check-config` and logged at startup.
 pub fn describe(source: &Source) -> String {
     let tolerance: Duration = source.verifier().tolerance();
+    let named_by = match source.extraction().call_by() {
+        CallBy::ConversationId => "conversation",
+        CallBy::Ani { .. } => "caller's number",
+        CallBy::Key { name } => name,
+    };
     format!(
-        "{} (verifier {}, tolerance {}s, conversation at {}, fields at {:?}, unmapped {:?}, {} rules)",
+        "{} (verifier {}, tolerance {}s, {named_by} at {}, fields at {:?}, unmapped {:?}, {} rules)",
         source.name(),
         source.verifier().scheme().name(),
         tolerance.as_secs(),

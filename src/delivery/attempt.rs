@@ -1,5 +1,7 @@
-//! One delivery attempt: a target's due jobs merged into one PATCH, the participant found when
-//! the payload did not name one, the outcome decided and recorded.
+//! One delivery attempt: a target's due jobs merged into one PATCH, the call found when the
+//! webhook named it by a number or a key, the participant found when the payload did not name
+//! one (the one the call registered with, else by reading the conversation), the outcome
+//! decided and recorded.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -8,8 +10,9 @@ use tokio::sync::OwnedSemaphorePermit;
 use tracing::Instrument;
 
 use super::deliverer::Deliverer;
-use super::policy::{Decision, RetrySchedule, decide};
-use crate::genesys::{ConversationId, GenesysError, ParticipantId};
+use super::policy::{Decision, RetrySchedule, decide, recheck};
+use crate::genesys::{CallAddress, ConversationId, GenesysError, ParticipantId};
+use crate::queue::calls::choose;
 use crate::queue::{ClaimedGroup, Finish, LastError, Lease, Target};
 use crate::telemetry::metrics as m;
 
@@ -22,7 +25,8 @@ pub(super) async fn deliver(d: Deliverer, group: ClaimedGroup, _slot: OwnedSemap
     d.held.add(&leases);
     let span = tracing::info_span!(
         "delivery", delivery_id = %first.id, jobs = leases.len(), source = %first.source,
-        conversation_id = %first.conversation_id
+        conversation_id = first.conversation_id.as_ref().map(|c| c.as_str()),
+        call = first.address.as_ref().map(|a| a.stored())
     );
     let mut attributes = BTreeMap::new();
     for job in &group.jobs {
@@ -40,13 +44,32 @@ pub(super) async fn deliver(d: Deliverer, group: ClaimedGroup, _slot: OwnedSemap
         .unwrap_or_else(SystemTime::now);
     let explicit = first.participant_id.clone();
     let conversation = first.conversation_id.clone();
+    let address = first.address.clone();
     let target = first.target.clone();
     let source = first.source.clone();
     async move {
-        let written = write(&d, &conversation, explicit.as_ref(), &target, &mut leases, &mut attributes).await;
+        let attempt = Attempt { leases: &leases, source: &source, received_at };
+        // A job that named its call by a number or a key before the call registered.
+        let (conversation, registered, resolved) = match (conversation, address) {
+            (Some(conversation), _) => (conversation, None, None),
+            (None, Some(address)) => match find_call(&d, &address, &source).await {
+                Ok(call) => call,
+                Err(why) => {
+                    let finish = attempt.unresolved(&why, attempts, &d.settings.retry);
+                    record(&d, finish, &leases).await;
+                    return;
+                }
+            },
+            (None, None) => {
+                let finish = attempt.unresolved("the job names no call", u32::MAX, &d.settings.retry);
+                record(&d, finish, &leases).await;
+                return;
+            }
+        };
+        let written = write(&d, &conversation, explicit.as_ref(), registered, &target, &mut leases, &mut attributes).await;
         let attempt = Attempt { leases: &leases, source: &source, received_at };
         let finish = match written {
-            Ok(participant) => attempt.delivered(participant, target, &attributes),
+            Ok(participant) => attempt.delivered(participant, resolved, target, &attributes),
             Err(err) => {
                 if matches!(&err, GenesysError::Api { failure, .. } if matches!(failure.status, 404 | 409)) {
                     d.participants.forget(&conversation);
@@ -54,15 +77,53 @@ pub(super) async fn deliver(d: Deliverer, group: ClaimedGroup, _slot: OwnedSemap
                 attempt.failed(&err, attempts, &d.settings.retry)
             }
         };
-        let recorded = d.store.finish(finish).await;
-        d.held.remove(&leases);
-        if let Err(err) = recorded {
-            // The lease runs out and the jobs are delivered again: at least once, never lost.
-            tracing::error!(error = %err, "cannot record the outcome; the jobs will be retried when their lease expires");
-        }
+        record(&d, finish, &leases).await;
     }
     .instrument(span)
     .await;
+}
+
+async fn record(d: &Deliverer, finish: Finish, leases: &[Lease]) {
+    let recorded = d.store.finish(finish).await;
+    d.held.remove(leases);
+    if let Err(err) = recorded {
+        // The lease runs out and the jobs are delivered again: at least once, never lost.
+        tracing::error!(error = %err, "cannot record the outcome; the jobs will be retried when their lease expires");
+    }
+}
+
+/// The registered call `address` names now: its conversation, the participant it registered
+/// with, and how it was chosen; or why there is none.
+async fn find_call(
+    d: &Deliverer,
+    address: &CallAddress,
+    source: &str,
+) -> Result<
+    (
+        ConversationId,
+        Option<ParticipantId>,
+        Option<(ConversationId, String)>,
+    ),
+    String,
+> {
+    let calls = d
+        .store
+        .calls_at(address, SystemTime::now())
+        .await
+        .map_err(|e| format!("cannot look the call up: {e}"))?;
+    let several = d.settings.several.get(source).copied().unwrap_or_default();
+    match choose(address, &calls, several) {
+        (Some(conversation), how) => {
+            let participant = calls
+                .iter()
+                .find(|c| c.conversation_id == conversation)
+                .and_then(|c| c.participant_id.clone());
+            tracing::info!(conversation_id = %conversation, resolution = %how, "found the call");
+            Ok((conversation.clone(), participant, Some((conversation, how))))
+        }
+        (None, why) if calls.len() > 1 => Err(format!("refused: {why}")),
+        (None, why) => Err(why),
+    }
 }
 
 /// What an attempt's outcome is recorded against.
@@ -77,6 +138,7 @@ impl Attempt<'_> {
     fn delivered(
         &self,
         participant_id: ParticipantId,
+        resolved: Option<(ConversationId, String)>,
         target: Target,
         attributes: &BTreeMap<String, String>,
     ) -> Finish {
@@ -90,9 +152,51 @@ impl Attempt<'_> {
         Finish::Delivered {
             leases: self.leases.to_vec(),
             participant_id,
+            resolved,
             target,
             keys: attributes.keys().cloned().collect(),
             newest: self.leases.iter().map(|l| l.id).max().unwrap_or_default(),
+        }
+    }
+
+    /// No call to deliver to yet: looked for again later, or a dead letter once the re-checks
+    /// are spent (or at once when the source refuses to choose among several).
+    fn unresolved(&self, why: &str, attempts: u32, schedule: &RetrySchedule) -> Finish {
+        let jobs = self.leases.len() as u64;
+        let decision = if why.starts_with("refused: ") {
+            Decision::Dead {
+                reason: why.trim_start_matches("refused: ").to_owned(),
+            }
+        } else {
+            recheck(why, attempts, SystemTime::now(), schedule)
+        };
+        let error = LastError {
+            message: why.to_owned(),
+            ..LastError::default()
+        };
+        match decision {
+            Decision::Retry { at } => {
+                ::metrics::counter!(m::DELIVERIES, "source" => self.source.to_owned(), "outcome" => "retry").increment(jobs);
+                tracing::info!(
+                    attempts,
+                    reason = why,
+                    "no call to deliver to yet; looking again later"
+                );
+                Finish::Retry {
+                    leases: self.leases.to_vec(),
+                    run_at: at,
+                    error,
+                }
+            }
+            Decision::Dead { reason } => {
+                ::metrics::counter!(m::DELIVERIES, "source" => self.source.to_owned(), "outcome" => "dead").increment(jobs);
+                tracing::error!(attempts, reason = %reason, "no call to deliver to: dead letter");
+                Finish::Dead {
+                    leases: self.leases.to_vec(),
+                    reason,
+                    error: Some(error),
+                }
+            }
         }
     }
 
@@ -131,6 +235,20 @@ impl Attempt<'_> {
     }
 }
 
+/// The participant the call registered with, if it did; a store that cannot say is not a
+/// reason to stop: the conversation GET finds the participant as it always did.
+async fn registered_participant(
+    d: &Deliverer,
+    conversation: &ConversationId,
+) -> Option<ParticipantId> {
+    d.store
+        .registered_participant(conversation)
+        .await
+        .map_err(|err| tracing::warn!(error = %err, "cannot read the call's registration"))
+        .ok()
+        .flatten()
+}
+
 /// Writes `attributes`; returns the participant written to. After a participant lookup (the
 /// slow first contact with a call) the target's newly due jobs join in: `leases` and `attributes`
 /// grow, later values winning.
@@ -138,14 +256,20 @@ async fn write(
     d: &Deliverer,
     conversation: &ConversationId,
     explicit: Option<&ParticipantId>,
+    registered: Option<ParticipantId>,
     target: &Target,
     leases: &mut Vec<Lease>,
     attributes: &mut BTreeMap<String, String>,
 ) -> Result<ParticipantId, GenesysError> {
-    let participant = match explicit {
-        Some(id) => id.clone(),
+    let participant = match explicit.cloned().or(registered) {
+        Some(id) => id,
         None => match d.participants.get(conversation) {
             Some(cached) => cached,
+            // The participant the call registered with: no conversation GET.
+            None if let Some(registered) = registered_participant(d, conversation).await => {
+                d.participants.insert(conversation, registered.clone());
+                registered
+            }
             None => {
                 let found = d
                     .genesys

@@ -20,6 +20,7 @@ mod policy;
 mod throttle;
 mod worker;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use policy::RetrySchedule;
 
-use crate::genesys::GenesysClient;
+use crate::genesys::{GenesysClient, Several};
 use crate::queue::Consumer;
 use participants::ParticipantCache;
 
@@ -46,6 +47,8 @@ pub struct DeliverySettings {
     pub participant_cache: usize,
     /// How long in-flight deliveries may take to finish at shutdown.
     pub shutdown_grace: Duration,
+    /// Per source that names calls by a number or a key: what to do when it names several.
+    pub several: HashMap<String, Several>,
 }
 
 /// Starts delivering `store`'s jobs through `genesys` until `shutdown`; the handle finishes once

@@ -56,17 +56,7 @@ pub(super) fn decide(
             }
         }
     };
-    let recheck = |what: &str| {
-        if attempts <= schedule.rechecks {
-            Decision::Retry {
-                at: now + schedule.recheck_delay * attempts,
-            }
-        } else {
-            Decision::Dead {
-                reason: format!("{what} after {attempts} attempts: {err}"),
-            }
-        }
-    };
+    let recheck = |what: &str| recheck(what, attempts, now, schedule).explained(err);
     match err {
         // Genesys said when: never sooner.
         GenesysError::RetryAt { at, .. } => within_horizon((*at).max(now)),
@@ -82,6 +72,37 @@ pub(super) fn decide(
         GenesysError::BadCredentials(_) | GenesysError::InvalidResponse { .. } => within_horizon(now + backoff(attempts, schedule)),
         other if other.is_transient() => within_horizon(now + backoff(attempts, schedule)),
         other => Decision::Dead { reason: other.to_string() },
+    }
+}
+
+/// Something Genesys (or the registry of calls) does not show yet: looked at again after
+/// `recheck_delay` × attempts, `rechecks` times, then a dead letter saying `what`.
+pub(super) fn recheck(
+    what: &str,
+    attempts: u32,
+    now: SystemTime,
+    schedule: &RetrySchedule,
+) -> Decision {
+    if attempts <= schedule.rechecks {
+        Decision::Retry {
+            at: now + schedule.recheck_delay * attempts,
+        }
+    } else {
+        Decision::Dead {
+            reason: format!("{what} after {attempts} attempts"),
+        }
+    }
+}
+
+impl Decision {
+    /// A dead letter's reason with the error that caused it.
+    fn explained(self, err: &GenesysError) -> Self {
+        match self {
+            Decision::Dead { reason } => Decision::Dead {
+                reason: format!("{reason}: {err}"),
+            },
+            retry => retry,
+        }
     }
 }
 

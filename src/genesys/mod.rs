@@ -2,8 +2,10 @@
 //!
 //! Three concerns kept apart: the HTTP client and its operations ([`client`]), the OAuth token
 //! cache ([`token`]), and when to try again ([`retry`]) — plus the rate budget that keeps the
-//! process under Genesys' per-token limit ([`rate_limit`]).
+//! process under Genesys' per-token limit ([`rate_limit`]). Ids and the addresses a CRM may name a
+//! call by (the caller's number, a CRM key) are plain types beside them ([`ids`], [`address`]).
 
+pub mod address;
 pub mod client;
 pub mod error;
 pub mod ids;
@@ -15,6 +17,7 @@ mod response;
 pub mod retry;
 mod token;
 
+pub use address::{CallAddress, CountryCode, InvalidPhone, PhoneNumber, Several};
 pub use client::{BuildError, ClientSettings, GenesysClient};
 pub use error::{ApiFailure, GenesysError, Operation};
 pub use ids::{ConversationId, InvalidId, ParticipantId};

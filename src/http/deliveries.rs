@@ -7,7 +7,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use serde_json::json;
 
-use super::admin::Admin;
+use super::credentials::Admin;
 use super::problem::Problem;
 use super::views::DeliveryView;
 use crate::queue::job::to_ms;

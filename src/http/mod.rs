@@ -1,8 +1,9 @@
 //! The HTTP surface: one router over the [`AppState`], one file per resource (`webhooks`,
-//! `deliveries`, `health`), the admin credential (`admin`), the bodies several resources share
+//! `calls` for the IVR, `deliveries`, `health`), who may call what (`credentials`), the bodies several resources share
 //! (`views`) and problem+json for every error ([`problem`], with a `From` impl per error type).
 
-mod admin;
+mod calls;
+mod credentials;
 mod deliveries;
 mod health;
 mod problem;
@@ -27,6 +28,8 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
     let max_body = state.max_body_bytes;
     Router::new()
         .route("/webhooks/{source}", post(webhooks::receive))
+        .route("/v1/calls", post(calls::register))
+        .route("/v1/calls/{conversationId}/data", get(calls::data))
         .route("/deliveries", get(deliveries::list))
         .route("/deliveries/replay", post(deliveries::replay_many))
         .route("/deliveries/{id}", get(deliveries::get_one))

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::genesys::{ConversationId, ParticipantId};
+use crate::genesys::{CallAddress, ConversationId, ParticipantId};
 use crate::queue::job::{LastError, to_ms};
 use crate::queue::{DeliveryId, Job, Status};
 
@@ -17,7 +17,11 @@ pub(super) struct DeliveryView {
     pub source: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event_id: Option<String>,
-    pub conversation_id: ConversationId,
+    /// `null` while a job that named its call by a number or a key waits for it to register.
+    pub conversation_id: Option<ConversationId>,
+    /// How the webhook named the call when not by its conversation id, and how it was found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call: Option<CallView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub participant_id: Option<ParticipantId>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -37,6 +41,18 @@ pub(super) struct DeliveryView {
     pub dead_reason: Option<String>,
 }
 
+/// A call named by the caller's number or a CRM key.
+#[derive(Debug, Serialize)]
+pub(super) struct CallView {
+    /// `ani` or `key`.
+    pub by: &'static str,
+    pub value: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<String>,
+}
+
 impl DeliveryView {
     pub(super) fn of(job: &Job, show_values: bool) -> Self {
         Self {
@@ -45,6 +61,15 @@ impl DeliveryView {
             source: job.source.clone(),
             event_id: job.event_id.clone(),
             conversation_id: job.conversation_id.clone(),
+            call: job.address.as_ref().map(|address| CallView {
+                by: address.kind(),
+                value: address.value().to_owned(),
+                key: match address {
+                    CallAddress::Key { name, .. } => Some(name.clone()),
+                    CallAddress::Ani(_) => None,
+                },
+                resolution: job.resolution.clone(),
+            }),
             participant_id: job.participant_id.clone(),
             delivered_to: job.delivered_to.clone(),
             attribute_keys: job.attributes.keys().cloned().collect(),

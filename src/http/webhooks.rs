@@ -116,11 +116,13 @@ fn respond(outcome: Outcome, show_values: bool) -> Response {
             );
             response
         }
-        Outcome::Accepted(Accepted { id, conversation_id, attribute_keys, finished: None }) => (
-            StatusCode::ACCEPTED,
-            Json(json!({ "status": "accepted", "delivery_id": id, "conversation_id": conversation_id, "attribute_keys": attribute_keys })),
-        )
-            .into_response(),
+        Outcome::Accepted(Accepted { id, conversation_id, call, attribute_keys, finished: None }) => {
+            let mut body = json!({ "status": "accepted", "delivery_id": id, "conversation_id": conversation_id, "attribute_keys": attribute_keys });
+            if let Some(call) = call {
+                body["call"] = json!(call);
+            }
+            (StatusCode::ACCEPTED, Json(body)).into_response()
+        }
     }
 }
 
@@ -170,7 +172,7 @@ fn dry_run(query: Option<&str>) -> Result<bool, Problem> {
     }
 }
 
-fn body_problem(rejection: &BytesRejection, limit: usize) -> Problem {
+pub(super) fn body_problem(rejection: &BytesRejection, limit: usize) -> Problem {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -1,5 +1,6 @@
 //! The use case "accept a webhook", in one place and in the order the README lists:
-//! verify → parse → map ([`prepare`]) → dry run → nothing to write → replay guard → enqueue →
+//! verify → parse → map ([`prepare`]) → find the call (`resolve`, for a source that names it by
+//! the caller's number or a CRM key) → dry run → nothing to write → replay guard → enqueue →
 //! `Prefer: wait`. [`Intake::accept`] runs it and returns a typed [`Outcome`] or an
 //! [`IntakeError`]; the HTTP handler only extracts the request and writes the answer.
 //!
@@ -10,6 +11,7 @@ mod error;
 mod plan;
 mod prepare;
 mod replay;
+mod resolve;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use time::OffsetDateTime;
 
 pub use error::IntakeError;
 pub use plan::Plan;
+pub use resolve::CallResolution;
 
 use crate::genesys::ConversationId;
 use crate::queue::{DeliveryId, Inserted, Job, Queue, Status};
@@ -26,6 +29,7 @@ use crate::webhook::signature::IncomingRequest;
 use crate::webhook::source::Source;
 use prepare::{Prepared, prepare};
 use replay::{ReplayGuard, Seen};
+use resolve::Resolved;
 
 /// One webhook as it arrived, and what its sender asked for.
 #[derive(Debug)]
@@ -72,7 +76,10 @@ impl Outcome {
 #[derive(Debug)]
 pub struct Accepted {
     pub id: DeliveryId,
-    pub conversation_id: ConversationId,
+    /// `None` while a call named by its number or a key has not registered.
+    pub conversation_id: Option<ConversationId>,
+    /// How a call named by its number or a CRM key was found (or not yet).
+    pub call: Option<CallResolution>,
     pub attribute_keys: Vec<String>,
     /// With `Prefer: wait`: the job, once delivered or dead within the wait, and the wait.
     pub finished: Option<(Box<Job>, Duration)>,
@@ -111,6 +118,11 @@ impl Intake {
         }
     }
 
+    /// The configured sources.
+    pub fn sources(&self) -> Vec<Arc<Source>> {
+        self.sources.values().cloned().collect()
+    }
+
     /// Whether a source of this name is configured.
     pub fn knows(&self, name: &str) -> bool {
         self.sources.contains_key(name)
@@ -124,8 +136,31 @@ impl Intake {
             .get(name)
             .ok_or_else(|| IntakeError::UnknownSource(name.to_owned()))?;
         let prepared = prepare(source, submission.request, submission.now)?;
+        let resolved = resolve::resolve(
+            &self.queue,
+            &prepared.ids.call,
+            source.extraction().several(),
+            SystemTime::from(submission.now),
+        )
+        .await?;
         if submission.dry_run {
-            return Ok(Outcome::DryRun(plan::plan(&prepared, &self.purposes)));
+            let mut resolved = resolved;
+            if let (None, Some(conversation)) =
+                (&resolved.registered_participant, &resolved.conversation_id)
+            {
+                // Only a dry run asks: the intake itself never reads the registry for a
+                // conversation id (delivery does, once, instead of the conversation GET).
+                resolved.registered_participant = self
+                    .queue
+                    .live_call(conversation, SystemTime::from(submission.now))
+                    .await?
+                    .and_then(|call| call.participant_id);
+            }
+            return Ok(Outcome::DryRun(plan::plan(
+                &prepared,
+                &resolved,
+                &self.purposes,
+            )));
         }
         if prepared.mapped.attributes.is_empty() {
             return Ok(Outcome::NothingToWrite {
@@ -133,16 +168,20 @@ impl Intake {
                 dropped: prepared.mapped.dropped,
             });
         }
-        let conversation_id = prepared.ids.conversation_id.clone();
+        let conversation_id = resolved.conversation_id.clone();
+        let call = resolved.view();
         let attribute_keys: Vec<String> = prepared.mapped.attributes.keys().cloned().collect();
-        let id = match self.enqueue(prepared).await? {
+        let id = match self.enqueue(prepared, resolved).await? {
             Stored::New(id) => id,
             Stored::Duplicate { id, status } => {
                 tracing::info!(delivery_id = %id, "duplicate webhook: answered with the original delivery");
                 return Ok(Outcome::Duplicate { id, status });
             }
         };
-        tracing::info!(delivery_id = %id, source = name, conversation_id = %conversation_id, keys = attribute_keys.len(), "webhook accepted");
+        tracing::info!(delivery_id = %id, source = name,
+            conversation_id = conversation_id.as_ref().map(|c| c.as_str()),
+            call = call.as_ref().map(|c| c.detail.as_str()),
+            keys = attribute_keys.len(), "webhook accepted");
         let finished = match submission.wait {
             Some(wait) => self
                 .queue
@@ -155,6 +194,7 @@ impl Intake {
         Ok(Outcome::Accepted(Accepted {
             id,
             conversation_id,
+            call,
             attribute_keys,
             finished,
         }))
@@ -166,7 +206,7 @@ impl Intake {
     /// the store, and a store shared by several replicas catches what another replica saw
     /// (`Inserted::Replayed`). The same signature for the same event is let through: the store
     /// answers it as a duplicate, even when the copies arrive together.
-    async fn enqueue(&self, prepared: Prepared) -> Result<Stored, IntakeError> {
+    async fn enqueue(&self, prepared: Prepared, resolved: Resolved) -> Result<Stored, IntakeError> {
         let replayed = prepared.replay_key.as_ref().is_some_and(|key| {
             self.replays.check(
                 prepared.source.name(),
@@ -180,7 +220,7 @@ impl Intake {
         }
         match self
             .queue
-            .enqueue(prepared.into_job(SystemTime::now()))
+            .enqueue(prepared.into_job(resolved, SystemTime::now()))
             .await?
         {
             Inserted::New(id) => Ok(Stored::New(id)),

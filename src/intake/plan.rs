@@ -5,12 +5,17 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::prepare::Prepared;
+use super::resolve::{CallResolution, Resolved};
 
 #[derive(Debug, Serialize)]
 pub struct Plan {
     pub dry_run: bool,
     pub source: String,
+    /// `{conversationId}` while a call named by its number or a key has not registered.
     pub conversation_id: String,
+    /// How a call named by its number or a CRM key was found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call: Option<CallResolution>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event_id: Option<String>,
     pub participant: ParticipantRule,
@@ -26,6 +31,8 @@ pub struct Plan {
 pub enum ParticipantRule {
     /// The payload names the participant.
     Explicit { participant_id: String },
+    /// The call registered with this participant (or the bridge found it when it registered).
+    Registered { participant_id: String },
     /// The bridge reads the conversation and picks the most recently joined present participant
     /// with the first of these purposes that has one.
     Purposes { purposes: Vec<String> },
@@ -45,18 +52,28 @@ pub struct AttributesBody {
     pub attributes: BTreeMap<String, String>,
 }
 
-pub(super) fn plan(prepared: &Prepared, purposes: &[String]) -> Plan {
-    let conversation = prepared.ids.conversation_id.as_str();
+pub(super) fn plan(prepared: &Prepared, resolved: &Resolved, purposes: &[String]) -> Plan {
+    let conversation = resolved
+        .conversation_id
+        .as_ref()
+        .map_or("{conversationId}", |c| c.as_str());
     let mut calls = Vec::new();
     let writes = !prepared.mapped.attributes.is_empty();
-    let (participant, pid) = match &prepared.ids.participant_id {
-        Some(id) => (
+    let registered = resolved.registered_participant.as_ref();
+    let (participant, pid) = match (&prepared.ids.participant_id, registered) {
+        (Some(id), _) => (
             ParticipantRule::Explicit {
                 participant_id: id.to_string(),
             },
             id.to_string(),
         ),
-        None => {
+        (None, Some(id)) => (
+            ParticipantRule::Registered {
+                participant_id: id.to_string(),
+            },
+            id.to_string(),
+        ),
+        (None, None) => {
             // Nothing to write means nothing to look up either.
             calls.extend(writes.then(|| PlannedCall {
                 method: "GET",
@@ -86,6 +103,7 @@ pub(super) fn plan(prepared: &Prepared, purposes: &[String]) -> Plan {
         dry_run: true,
         source: prepared.source.name().to_owned(),
         conversation_id: conversation.to_owned(),
+        call: resolved.view(),
         event_id: prepared.ids.event_id.clone(),
         participant,
         calls,

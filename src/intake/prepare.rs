@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::IntakeError;
+use super::resolve::Resolved;
 use crate::queue::{DeliveryId, NewJob, ReplayKey};
 use crate::webhook::event::EventIds;
 use crate::webhook::mapping::Mapped;
@@ -38,14 +39,16 @@ impl Prepared {
         }
     }
 
-    pub(super) fn into_job(self, received_at: SystemTime) -> NewJob {
+    pub(super) fn into_job(self, resolved: Resolved, received_at: SystemTime) -> NewJob {
         NewJob {
             id: DeliveryId::new(),
             idempotency_key: self.idempotency_key(),
             source: self.source.name().to_owned(),
             event_id: self.ids.event_id,
-            conversation_id: self.ids.conversation_id,
+            conversation_id: resolved.conversation_id,
             participant_id: self.ids.participant_id,
+            address: resolved.address,
+            resolution: resolved.how,
             attributes: self.mapped.attributes,
             received_at,
             replay_key: self.replay_key.map(|key| ReplayKey {

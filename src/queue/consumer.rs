@@ -1,17 +1,19 @@
 //! The narrow handle delivery drives the store through: claim due jobs, top a delivery up with
-//! jobs that came due meanwhile, record how it ended, wake on arrivals, and share Genesys' 429s
-//! with other replicas. Nothing else of the store is reachable from here.
+//! jobs that came due meanwhile, record how it ended, wake on arrivals, share Genesys' 429s
+//! with other replicas, and find the registered call a job is for. Nothing else of the store is reachable from here.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::Notify;
 
+use super::calls::Call;
 use super::contract::{ClaimRequest, StoreError};
 use super::job::{ClaimedGroup, DeliveryId, Finish, Job, Status, Target};
 use super::store::Store;
 use super::waiters::Waiters;
 use super::writer::Writer;
+use crate::genesys::{CallAddress, ConversationId, ParticipantId};
 
 #[derive(Clone, Debug)]
 pub struct Consumer {
@@ -51,6 +53,30 @@ impl Consumer {
             self.waiters.notify(&ids, status);
         }
         Ok(())
+    }
+
+    /// The live calls `address` names, the most recently registered first: where a job that
+    /// named its call by a number or a key is delivered.
+    pub async fn calls_at(
+        &self,
+        address: &CallAddress,
+        now: SystemTime,
+    ) -> Result<Vec<Call>, StoreError> {
+        self.store.calls_at(address, now).await
+    }
+
+    /// The participant the call registered with (or the bridge chose for it when it
+    /// registered): a delivery that finds one sends no conversation GET.
+    pub async fn registered_participant(
+        &self,
+        conversation: &ConversationId,
+    ) -> Result<Option<ParticipantId>, StoreError> {
+        Ok(self
+            .store
+            .call(conversation)
+            .await?
+            .filter(|call| call.expires_at > SystemTime::now())
+            .and_then(|call| call.participant_id))
     }
 
     /// Signalled after a commit that added jobs: workers wake at once instead of polling.

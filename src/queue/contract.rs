@@ -4,6 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use super::calls::{Call, NewCall};
 use super::job::{ClaimedGroup, Finish, Inserted, Job, NewJob, Replay, Target};
 
 #[derive(Clone, Debug, thiserror::Error)]
@@ -32,6 +33,9 @@ impl From<rusqlite::Error> for StoreError {
 #[derive(Debug, Default)]
 pub struct Batch {
     pub inserts: Vec<NewJob>,
+    /// Calls the IVR registered (written before the inserts, so a job in the same batch for a
+    /// just-registered call is the flow's to pull).
+    pub registrations: Vec<NewCall>,
     pub finishes: Vec<Finish>,
     pub replays: Vec<Replay>,
     pub claim: Option<ClaimRequest>,
@@ -53,6 +57,8 @@ pub struct ClaimRequest {
 pub struct BatchResult {
     /// One per insert, in order.
     pub inserted: Vec<Inserted>,
+    /// One per registration, in order: the call as it now stands.
+    pub registered: Vec<Call>,
     /// Rows replayed, one per replay, in order.
     pub replayed: Vec<u64>,
     pub claimed: Vec<ClaimedGroup>,

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::genesys::{ConversationId, ParticipantId};
+use crate::genesys::{CallAddress, ConversationId, ParticipantId};
 
 /// Identifies one accepted webhook's delivery. Time-ordered (UUIDv7): ids sort by arrival, which
 /// is what per-participant ordering and list cursors rely on.
@@ -83,8 +83,13 @@ pub struct NewJob {
     pub idempotency_key: String,
     pub source: String,
     pub event_id: Option<String>,
-    pub conversation_id: ConversationId,
+    /// `None` only while a job addressed by `address` waits for its call to register.
+    pub conversation_id: Option<ConversationId>,
     pub participant_id: Option<ParticipantId>,
+    /// How the webhook named the call when not by its conversation id.
+    pub address: Option<CallAddress>,
+    /// How `address` became `conversation_id` at the intake, for operators.
+    pub resolution: Option<String>,
     pub attributes: BTreeMap<String, String>,
     pub received_at: SystemTime,
     /// The signature (or signed event id) it was accepted with, for a store that several
@@ -102,13 +107,20 @@ pub struct ReplayKey {
 
 impl NewJob {
     pub fn target(&self) -> Target {
-        Target::of(&self.conversation_id, self.participant_id.as_ref())
+        match (&self.conversation_id, &self.address) {
+            (Some(conversation), _) => Target::of(conversation, self.participant_id.as_ref()),
+            (None, Some(address)) => Target::waiting_for(address),
+            // The intake always sets one of the two; this keeps such a job in a FIFO of its own.
+            (None, None) => Target(format!("job:{}/*", self.id)),
+        }
     }
 }
 
 /// Whose participant data a job writes: a conversation's named participant, or (`*`) the one the
 /// bridge chooses. Jobs with the same target are delivered in arrival order, never two at a time;
-/// stored as `<conversation>/<participant or *>`.
+/// stored as `<conversation>/<participant or *>`, or, for jobs that named their call by a number
+/// or a CRM key before it registered, `<address>/*` (`ani:+15551234567/*`; conversation ids hold
+/// no `:`, so the two never meet).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Target(String);
 
@@ -118,6 +130,16 @@ impl Target {
             "{conversation}/{}",
             participant.map_or("*", ParticipantId::as_str)
         ))
+    }
+
+    /// The FIFO of jobs that wait for the call `address` names.
+    pub fn waiting_for(address: &CallAddress) -> Self {
+        Self(format!("{}/*", address.stored()))
+    }
+
+    /// A target as the store holds it.
+    pub fn stored(text: String) -> Self {
+        Self(text)
     }
 
     pub fn as_str(&self) -> &str {
@@ -149,9 +171,14 @@ pub struct Job {
     pub id: DeliveryId,
     pub source: String,
     pub event_id: Option<String>,
-    pub conversation_id: ConversationId,
+    /// `None` while a job that named its call by `address` waits for the call to register.
+    pub conversation_id: Option<ConversationId>,
     /// The participant the payload named; `None`: the bridge chooses one.
     pub participant_id: Option<ParticipantId>,
+    /// How the webhook named the call, when not by its conversation id.
+    pub address: Option<CallAddress>,
+    /// How the address became a conversation (at the intake or on delivery).
+    pub resolution: Option<String>,
     #[serde(skip)]
     pub target: Target,
     pub attributes: BTreeMap<String, String>,
@@ -203,6 +230,8 @@ pub enum Finish {
     Delivered {
         leases: Vec<Lease>,
         participant_id: ParticipantId,
+        /// For jobs that waited for their call: the conversation found, and how.
+        resolved: Option<(ConversationId, String)>,
         target: Target,
         /// The keys written, and the newest job they came from.
         keys: Vec<String>,

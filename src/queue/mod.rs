@@ -3,10 +3,13 @@
 //! The intake commits each accepted webhook as a job ([`Queue::enqueue`] returns only after the
 //! commit; concurrent intakes share one transaction through the group-commit `writer`). Delivery
 //! leases due jobs and records their outcome through a [`Consumer`]; operators read and replay
-//! them through the [`Queue`]. One contract (`contract`), two backends split by role alike:
+//! them through the [`Queue`]. The IVR handshake's calls (`calls`) live in the same store: a
+//! registration is committed by the same writer, and a job for a registered call keeps its
+//! values for the flow's pull in the same transaction. One contract (`contract`), two backends split by role alike:
 //! `sqlite/` (embedded, one process) and `postgres/` (shared by replicas); the reads both run
 //! are written once (`reads`).
 
+pub mod calls;
 mod consumer;
 mod contract;
 pub mod job;
@@ -24,6 +27,9 @@ use std::time::{Duration, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::genesys::{CallAddress, ConversationId};
+
+pub use calls::{Call, CallData, CallValue, NewCall};
 pub use consumer::Consumer;
 pub use contract::{ClaimRequest, StoreError};
 pub use job::{
@@ -33,11 +39,15 @@ pub use job::{
 pub use settings::{PostgresSettings, QueueSettings, StoreSettings};
 pub use store::Store;
 
-use waiters::Waiters;
+use waiters::{CallWaiters, Waiters};
 use writer::Writer;
 
 /// How often `Prefer: wait` looks at a shared store for an outcome another replica recorded.
 const WAIT_POLL: Duration = Duration::from_millis(50);
+
+/// How often a waiting pull looks at a shared store for a webhook another replica committed:
+/// one primary-key read per waiting pull, and at most this much added to the answer.
+const PULL_POLL: Duration = Duration::from_millis(20);
 
 /// Brings a shared store up (connect, migrate), retrying until it is; until then writes fail
 /// with 503 and readiness says why.
@@ -63,6 +73,7 @@ pub struct Queue {
     store: Arc<Store>,
     writer: Writer,
     waiters: Arc<Waiters>,
+    call_waiters: Arc<CallWaiters>,
     settings: Arc<QueueSettings>,
 }
 
@@ -113,6 +124,7 @@ impl Queue {
             store,
             writer,
             waiters: Arc::new(Waiters::default()),
+            call_waiters: Arc::new(CallWaiters::default()),
             settings: Arc::new(settings),
         })
     }
@@ -137,7 +149,72 @@ impl Queue {
     /// Commits `job`; answers only once it is on disk, or with the job already stored under the
     /// same idempotency key.
     pub async fn enqueue(&self, job: NewJob) -> Result<Inserted, StoreError> {
-        self.writer.insert(job).await
+        let conversation = job.conversation_id.clone();
+        let inserted = self.writer.insert(job).await?;
+        if let (Inserted::New(_), Some(conversation)) = (inserted, conversation) {
+            self.call_waiters.notify(&conversation);
+        }
+        Ok(inserted)
+    }
+
+    /// Commits a registration; the call as it now stands.
+    pub async fn register(&self, call: NewCall) -> Result<Call, StoreError> {
+        self.writer.register(call).await
+    }
+
+    /// A registered call, if it is still live at `now`.
+    pub async fn live_call(
+        &self,
+        conversation: &ConversationId,
+        now: SystemTime,
+    ) -> Result<Option<Call>, StoreError> {
+        Ok(self
+            .store
+            .call(conversation)
+            .await?
+            .filter(|call| call.expires_at > now))
+    }
+
+    /// The live calls `address` names, the most recently registered first.
+    pub async fn calls_at(
+        &self,
+        address: &CallAddress,
+        now: SystemTime,
+    ) -> Result<Vec<Call>, StoreError> {
+        self.store.calls_at(address, now).await
+    }
+
+    /// Per key, the newest value committed for the call.
+    pub async fn call_data(&self, conversation: &ConversationId) -> Result<CallData, StoreError> {
+        self.store.call_data(conversation).await
+    }
+
+    /// What is stored for the call once `ready` says it is enough, or after `timeout` as it is
+    /// then. Woken by a commit of a job for the call in this process; a shared store is also
+    /// looked at every [`PULL_POLL`], for what another replica committed.
+    pub async fn wait_for_call_data(
+        &self,
+        conversation: &ConversationId,
+        timeout: Duration,
+        ready: impl Fn(&CallData) -> bool,
+    ) -> Result<CallData, StoreError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let woken = self.call_waiters.register(conversation);
+            let data = self.store.call_data(conversation).await?;
+            let now = tokio::time::Instant::now();
+            if ready(&data) || now >= deadline {
+                self.call_waiters.forget(conversation);
+                return Ok(data);
+            }
+            let nap = if self.store.is_shared() {
+                (deadline - now).min(PULL_POLL)
+            } else {
+                deadline - now
+            };
+            let _ = tokio::time::timeout(nap, woken).await;
+            self.call_waiters.forget(conversation);
+        }
     }
 
     /// Waits up to `timeout` for the delivery to be delivered or dead; returns it as it is then.

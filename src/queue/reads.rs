@@ -1,14 +1,23 @@
 //! The reads both backends answer, written once over sqlx: a delivery by id, by idempotency key,
-//! a filtered page of them, and the counts per status. Where the dialects differ (the id is text
+//! a filtered page of them, the counts per status, and the IVR handshake's registered calls and
+//! what the flow pulls of them. Where the dialects differ (the id is text
 //! on SQLite and a `uuid` on PostgreSQL) a [`Dialect`] says how.
 
 use sqlx::{
-    ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, QueryBuilder, Type,
+    ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, QueryBuilder, Row, Type,
 };
 
+use std::time::SystemTime;
+
+use super::calls::{Call, CallData, CallValue};
 use super::contract::StoreError;
-use super::job::{DeliveryId, Filter, Job, Status};
+use super::job::{DeliveryId, Filter, Job, Status, from_ms, to_ms};
 use super::rows;
+use crate::genesys::{CallAddress, ConversationId};
+
+/// Live calls one address may name that a lookup reads at most: enough to say "several", and
+/// to name them in a dead letter.
+const MAX_CALLS_PER_ADDRESS: i64 = 10;
 
 /// What differs between the backends in these reads.
 #[derive(Debug)]
@@ -17,16 +26,20 @@ pub(super) struct Dialect {
     columns: &'static str,
     /// Appended to a delivery id bound as text, so it compares with the id column.
     id_cast: &'static str,
+    /// `call_data.delivery_id`, selected as text.
+    data_delivery_id: &'static str,
 }
 
 pub(super) const SQLITE: Dialect = Dialect {
     columns: rows::COLUMNS,
     id_cast: "",
+    data_delivery_id: "delivery_id",
 };
 
 pub(super) const POSTGRES: Dialect = Dialect {
     columns: rows::PG_COLUMNS,
     id_cast: "::uuid",
+    data_delivery_id: "delivery_id::text AS delivery_id",
 };
 
 /// The reads, on one backend's pool.
@@ -97,6 +110,70 @@ where
                 .fetch_all(self.pool)
                 .await?;
         rows::counts(&found)
+    }
+
+    /// A registered call, live or not.
+    pub async fn call(&self, conversation: &ConversationId) -> Result<Option<Call>, StoreError> {
+        let mut query = QueryBuilder::<DB>::new(format!(
+            "SELECT {} FROM calls WHERE conversation_id = ",
+            rows::CALL_COLUMNS
+        ));
+        query.push_bind(conversation.to_string());
+        let row = query.build().fetch_optional(self.pool).await?;
+        row.map(|r| rows::call(&r)).transpose()
+    }
+
+    /// The live calls `address` names, the most recently registered first.
+    pub async fn calls_at(
+        &self,
+        address: &CallAddress,
+        now: SystemTime,
+    ) -> Result<Vec<Call>, StoreError> {
+        let mut query =
+            QueryBuilder::<DB>::new(format!("SELECT {} FROM calls WHERE ", rows::CALL_COLUMNS));
+        match address {
+            CallAddress::Ani(number) => {
+                query.push("ani = ").push_bind(number.to_string());
+            }
+            CallAddress::Key { name, value } => {
+                query
+                    .push("conversation_id IN (SELECT conversation_id FROM call_keys WHERE name = ")
+                    .push_bind(name.clone())
+                    .push(" AND value = ")
+                    .push_bind(value.clone())
+                    .push(")");
+            }
+        }
+        query
+            .push(" AND expires_at > ")
+            .push_bind(to_ms(now))
+            .push(" ORDER BY updated_at DESC LIMIT ")
+            .push_bind(MAX_CALLS_PER_ADDRESS);
+        let found = query.build().fetch_all(self.pool).await?;
+        found.iter().map(rows::call).collect()
+    }
+
+    /// Per key, the newest value committed for the call.
+    pub async fn call_data(&self, conversation: &ConversationId) -> Result<CallData, StoreError> {
+        let mut query = QueryBuilder::<DB>::new(format!(
+            "SELECT key, value, {}, updated_at FROM call_data WHERE conversation_id = ",
+            self.dialect.data_delivery_id
+        ));
+        query.push_bind(conversation.to_string());
+        let mut data = CallData::new();
+        for row in query.build().fetch_all(self.pool).await? {
+            let key: String = row.try_get("key")?;
+            let delivery: String = row.try_get("delivery_id")?;
+            data.insert(
+                key,
+                CallValue {
+                    value: row.try_get("value")?,
+                    delivery_id: rows::delivery_id(&delivery)?,
+                    updated_at: from_ms(row.try_get("updated_at")?),
+                },
+            );
+        }
+        Ok(data)
     }
 
     fn select(&self) -> QueryBuilder<DB> {

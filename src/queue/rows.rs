@@ -3,18 +3,19 @@
 
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
-use crate::genesys::{ConversationId, ParticipantId};
+use crate::genesys::{CallAddress, ConversationId, ParticipantId, PhoneNumber};
+use crate::queue::calls::{Call, NewCall};
 use crate::queue::contract::{Gauges, StoreError};
 use crate::queue::job::{DeliveryId, Job, LastError, Status, Target, WrittenKeys, from_ms};
 
 /// The columns [`job`] reads, as SQLite stores them.
-pub(super) const COLUMNS: &str = "id, source, event_id, conversation_id, participant_id, attributes, status, attempts, \
-     run_at, received_at, updated_at, finished_at, delivered_to, last_error, last_status, last_code, \
+pub(super) const COLUMNS: &str = "id, source, event_id, conversation_id, participant_id, address, resolution, target, \
+     attributes, status, attempts, run_at, received_at, updated_at, finished_at, delivered_to, last_error, last_status, last_code, \
      last_correlation_id, dead_reason";
 
 /// The same columns on PostgreSQL, where the id is a `uuid`.
-pub(super) const PG_COLUMNS: &str = "id::text AS id, source, event_id, conversation_id, participant_id, attributes, status, attempts, \
-     run_at, received_at, updated_at, finished_at, delivered_to, last_error, last_status, last_code, \
+pub(super) const PG_COLUMNS: &str = "id::text AS id, source, event_id, conversation_id, participant_id, address, resolution, \
+     target, attributes, status, attempts, run_at, received_at, updated_at, finished_at, delivered_to, last_error, last_status, last_code, \
      last_correlation_id, dead_reason";
 
 /// What the decoders read of a row, whichever driver returned it: sqlx (both backends' reads,
@@ -83,9 +84,25 @@ pub(super) fn decode_job(row: &impl Columns) -> Result<Job, StoreError> {
     let attributes = row.text("attributes")?;
     // Parsed here, once: the worker gets ids it can put in a URL, and a row the intake could
     // not have written is the store's problem, not a Genesys error.
-    let conversation_id = row.text("conversation_id")?;
-    let conversation_id = ConversationId::parse(conversation_id)
+    // '' (SQLite cannot drop the column's NOT NULL) or NULL: a job still waiting for its call.
+    let conversation_id = row
+        .text_opt("conversation_id")?
+        .filter(|c| !c.is_empty())
+        .map(ConversationId::parse)
+        .transpose()
         .map_err(|e| StoreError::Corrupt(format!("conversation of {id}: {e}")))?;
+    let address = row
+        .text_opt("address")?
+        .map(|text| {
+            CallAddress::from_stored(&text)
+                .ok_or_else(|| StoreError::Corrupt(format!("address {text:?} of {id}")))
+        })
+        .transpose()?;
+    if conversation_id.is_none() && address.is_none() {
+        return Err(StoreError::Corrupt(format!(
+            "conversation of {id}: neither a conversation id nor an address"
+        )));
+    }
     let participant_id = row
         .text_opt("participant_id")?
         .map(ParticipantId::parse)
@@ -95,9 +112,11 @@ pub(super) fn decode_job(row: &impl Columns) -> Result<Job, StoreError> {
         id: delivery_id(&id)?,
         source: row.text("source")?,
         event_id: row.text_opt("event_id")?,
-        target: Target::of(&conversation_id, participant_id.as_ref()),
+        target: Target::stored(row.text("target")?),
         conversation_id,
         participant_id,
+        address,
+        resolution: row.text_opt("resolution")?,
         attributes: serde_json::from_str(&attributes)
             .map_err(|e| StoreError::Corrupt(format!("attributes of {id}: {e}")))?,
         status: Status::parse(&status)
@@ -121,6 +140,84 @@ pub(super) fn decode_job(row: &impl Columns) -> Result<Job, StoreError> {
         },
         dead_reason: row.text_opt("dead_reason")?,
     })
+}
+
+/// The columns [`decode_call`] reads, on either backend.
+pub(super) const CALL_COLUMNS: &str =
+    "conversation_id, participant_id, ani, dnis, keys, registered_at, updated_at, expires_at";
+
+/// A sqlx row holding [`CALL_COLUMNS`].
+pub(super) fn call<R>(row: &R) -> Result<Call, StoreError>
+where
+    R: Row,
+    for<'a> &'a str: ColumnIndex<R>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    decode_call(&Sqlx(row))
+}
+
+/// A registered call from any row holding [`CALL_COLUMNS`].
+pub(super) fn decode_call(row: &impl Columns) -> Result<Call, StoreError> {
+    let id = row.text("conversation_id")?;
+    let corrupt = |what: &str, e: &dyn std::fmt::Display| {
+        StoreError::Corrupt(format!("{what} of call {id}: {e}"))
+    };
+    Ok(Call {
+        conversation_id: ConversationId::parse(id.clone()).map_err(|e| corrupt("id", &e))?,
+        participant_id: row
+            .text_opt("participant_id")?
+            .map(ParticipantId::parse)
+            .transpose()
+            .map_err(|e| corrupt("participant", &e))?,
+        ani: row
+            .text_opt("ani")?
+            .map(|n| PhoneNumber::parse(&n, None))
+            .transpose()
+            .map_err(|e| corrupt("number", &e))?,
+        dnis: row.text_opt("dnis")?,
+        keys: serde_json::from_str(&row.text("keys")?).map_err(|e| corrupt("keys", &e))?,
+        registered_at: from_ms(row.int("registered_at")?),
+        updated_at: from_ms(row.int("updated_at")?),
+        expires_at: from_ms(row.int("expires_at")?),
+    })
+}
+
+/// A registration over what was stored before (if anything): the time to live starts again,
+/// keys merge (new values win), and a number or participant already known stays unless a new
+/// one is given.
+pub(super) fn merge_registration(before: Option<Call>, new: &NewCall) -> Call {
+    let (registered_at, mut keys, participant, ani, dnis) = match before {
+        Some(old) => (
+            old.registered_at,
+            old.keys,
+            old.participant_id,
+            old.ani,
+            old.dnis,
+        ),
+        None => (new.at, Default::default(), None, None, None),
+    };
+    keys.extend(new.keys.iter().map(|(k, v)| (k.clone(), v.clone())));
+    Call {
+        conversation_id: new.conversation_id.clone(),
+        participant_id: new.participant_id.clone().or(participant),
+        ani: new.ani.clone().or(ani),
+        dnis: new.dnis.clone().or(dnis),
+        keys,
+        registered_at,
+        updated_at: new.at,
+        expires_at: new.expires_at,
+    }
+}
+
+/// Forgets calls whose time to live is over, with their keys and pulled values (one script,
+/// both dialects; `now` is a number, so nothing foreign reaches the SQL).
+pub(super) fn purge_calls(now: i64) -> String {
+    format!(
+        "DELETE FROM call_keys WHERE conversation_id IN (SELECT conversation_id FROM calls WHERE expires_at <= {now}); \
+         DELETE FROM call_data WHERE conversation_id IN (SELECT conversation_id FROM calls WHERE expires_at <= {now}); \
+         DELETE FROM calls WHERE expires_at <= {now};"
+    )
 }
 
 /// A delivery id read back from the store.

@@ -4,11 +4,13 @@
 use std::path::Path;
 use std::time::SystemTime;
 
+use super::calls::{Call, CallData};
 use super::contract::{Batch, BatchResult, Gauges, StoreError};
 use super::job::{DeliveryId, Filter, Job, Status};
 use super::postgres::PgStore;
 use super::settings::{PostgresSettings, StoreSettings};
 use super::sqlite::{SqliteStore, SqliteWriter};
+use crate::genesys::{CallAddress, ConversationId};
 
 #[derive(Debug)]
 pub enum Store {
@@ -151,6 +153,31 @@ impl Store {
         match self {
             Store::Sqlite(s) => s.reads().counts().await,
             Store::Postgres(s) => s.reads().await?.counts().await,
+        }
+    }
+
+    pub async fn call(&self, conversation: &ConversationId) -> Result<Option<Call>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.reads().call(conversation).await,
+            Store::Postgres(s) => s.reads().await?.call(conversation).await,
+        }
+    }
+
+    pub async fn calls_at(
+        &self,
+        address: &CallAddress,
+        now: SystemTime,
+    ) -> Result<Vec<Call>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.reads().calls_at(address, now).await,
+            Store::Postgres(s) => s.reads().await?.calls_at(address, now).await,
+        }
+    }
+
+    pub async fn call_data(&self, conversation: &ConversationId) -> Result<CallData, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.reads().call_data(conversation).await,
+            Store::Postgres(s) => s.reads().await?.call_data(conversation).await,
         }
     }
 

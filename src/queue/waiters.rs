@@ -1,4 +1,5 @@
-//! `Prefer: wait=N`: requests waiting for a delivery's final outcome.
+//! Requests waiting on the store: `Prefer: wait=N` for a delivery's final outcome, and the IVR's
+//! pulls for a webhook for their call to be committed.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -6,6 +7,7 @@ use std::sync::Mutex;
 use tokio::sync::oneshot;
 
 use super::job::{DeliveryId, Status};
+use crate::genesys::ConversationId;
 
 #[derive(Debug, Default)]
 pub(super) struct Waiters {
@@ -41,6 +43,48 @@ impl Waiters {
             list.retain(|tx| !tx.is_closed());
             if list.is_empty() {
                 waiting.remove(&id);
+            }
+        }
+    }
+}
+
+/// Pulls waiting for a webhook for their call, in this process.
+#[derive(Debug, Default)]
+pub(super) struct CallWaiters {
+    waiting: Mutex<HashMap<ConversationId, Vec<oneshot::Sender<()>>>>,
+}
+
+impl CallWaiters {
+    /// Register before reading what is stored, so a commit in between is not missed.
+    pub(super) fn register(&self, conversation: &ConversationId) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        if let Ok(mut waiting) = self.waiting.lock() {
+            waiting.entry(conversation.clone()).or_default().push(tx);
+        }
+        rx
+    }
+
+    /// A job for `conversation` was committed.
+    pub(super) fn notify(&self, conversation: &ConversationId) {
+        let Ok(mut waiting) = self.waiting.lock() else {
+            return;
+        };
+        if waiting.is_empty() {
+            return;
+        }
+        for tx in waiting.remove(conversation).unwrap_or_default() {
+            let _ = tx.send(());
+        }
+    }
+
+    /// Drops the senders of pulls that stopped waiting.
+    pub(super) fn forget(&self, conversation: &ConversationId) {
+        if let Ok(mut waiting) = self.waiting.lock()
+            && let Some(list) = waiting.get_mut(conversation)
+        {
+            list.retain(|tx| !tx.is_closed());
+            if list.is_empty() {
+                waiting.remove(conversation);
             }
         }
     }

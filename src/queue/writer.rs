@@ -13,6 +13,7 @@ use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 
 use std::sync::Arc;
 
+use super::calls::{Call, NewCall};
 use super::contract::{Batch, ClaimRequest, StoreError};
 use super::job::{ClaimedGroup, Finish, Inserted, Job, NewJob, Replay, Target};
 use super::store::{Store, WriterConnection};
@@ -26,6 +27,7 @@ const QUEUE: usize = 16_384;
 #[derive(Debug)]
 enum Op {
     Insert(NewJob, oneshot::Sender<Result<Inserted, StoreError>>),
+    Register(NewCall, oneshot::Sender<Result<Call, StoreError>>),
     Finish(Finish, oneshot::Sender<Result<(), StoreError>>),
     Replay(Replay, oneshot::Sender<Result<u64, StoreError>>),
     Claim(
@@ -69,6 +71,11 @@ impl Writer {
         self.call(|reply| Op::Insert(job, reply)).await
     }
 
+    /// Returns once the registration is committed.
+    pub(super) async fn register(&self, call: NewCall) -> Result<Call, StoreError> {
+        self.call(|reply| Op::Register(call, reply)).await
+    }
+
     pub(super) async fn finish(&self, finish: Finish) -> Result<(), StoreError> {
         self.call(|reply| Op::Finish(finish, reply)).await
     }
@@ -101,7 +108,7 @@ impl Writer {
         let (reply, answer) = oneshot::channel();
         let op = op(reply);
         let queue = match &op {
-            Op::Insert(..) => &self.intake,
+            Op::Insert(..) | Op::Register(..) => &self.intake,
             _ => &self.deliveries,
         };
         queue
@@ -165,11 +172,16 @@ async fn commit(conn: &mut WriterConnection, ops: Vec<Op>) -> bool {
     let (mut inserts, mut finishes, mut replays, mut claims) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut top_ups = Vec::new();
+    let mut registrations = Vec::new();
     for op in ops {
         match op {
             Op::Insert(job, reply) => {
                 batch.inserts.push(job);
                 inserts.push(reply);
+            }
+            Op::Register(call, reply) => {
+                batch.registrations.push(call);
+                registrations.push(reply);
             }
             Op::Finish(finish, reply) => {
                 batch.finishes.push(finish);
@@ -203,9 +215,14 @@ async fn commit(conn: &mut WriterConnection, ops: Vec<Op>) -> bool {
                 .inserted
                 .iter()
                 .any(|i| matches!(i, Inserted::New(_)))
-                || result.replayed.iter().any(|n| *n > 0);
+                || result.replayed.iter().any(|n| *n > 0)
+                // A registration may make jobs that waited for the call due.
+                || !result.registered.is_empty();
             for (reply, inserted) in inserts.into_iter().zip(result.inserted) {
                 let _ = reply.send(Ok(inserted));
+            }
+            for (reply, call) in registrations.into_iter().zip(result.registered) {
+                let _ = reply.send(Ok(call));
             }
             for reply in finishes {
                 let _ = reply.send(Ok(()));
@@ -226,6 +243,9 @@ async fn commit(conn: &mut WriterConnection, ops: Vec<Op>) -> bool {
         Err(err) => {
             tracing::error!(error = %err, "store write failed; the batch was not committed");
             for reply in inserts {
+                let _ = reply.send(Err(err.clone()));
+            }
+            for reply in registrations {
                 let _ = reply.send(Err(err.clone()));
             }
             for reply in finishes {

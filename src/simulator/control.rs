@@ -16,9 +16,10 @@ use serde::de::{DeserializeOwned, Deserializer};
 use serde_json::json;
 
 use super::Simulator;
+use super::actions::ActionRun;
 use super::errors::Problem;
 use super::faults::Fault;
-use super::model::NewConversation;
+use super::model::{InboundCall, NewConversation};
 
 /// Routes relative to `/sim`.
 pub(crate) fn router() -> Router<Simulator> {
@@ -41,6 +42,8 @@ pub(crate) fn router() -> Router<Simulator> {
             "/conversations/{id}/secureattributes",
             get(secure_attributes),
         )
+        .route("/calls", post(start_call))
+        .route("/actions/execute", post(execute_action))
         .route("/requests", get(list_requests).delete(clear_requests))
         .route(
             "/faults",
@@ -85,6 +88,21 @@ async fn create_conversation(
 ) -> Result<Response, Problem> {
     let spec: NewConversation = json_body(body, Some(NewConversation::default()))?;
     Ok((StatusCode::CREATED, Json(sim.create_conversation(spec))).into_response())
+}
+
+async fn start_call(State(sim): State<Simulator>, body: Body) -> Result<Response, Problem> {
+    let call: InboundCall = json_body(body, None)?;
+    Ok((StatusCode::CREATED, Json(sim.start_call(call))).into_response())
+}
+
+/// 200 with the exit taken, whichever it is; 400 when the definition would not import.
+async fn execute_action(State(sim): State<Simulator>, body: Body) -> Result<Response, Problem> {
+    let run: ActionRun = json_body(body, None)?;
+    let outcome = sim
+        .execute_action(&run)
+        .await
+        .map_err(|err| Problem::bad_request(err.to_string()))?;
+    Ok(Json(outcome).into_response())
 }
 
 async fn list_conversations(State(sim): State<Simulator>) -> Response {

@@ -6,6 +6,7 @@
 //! All time-based behaviour runs on `tokio::time::Instant`, so tests with paused Tokio time
 //! drive token expiry, rate windows and injected latency together with the client under test.
 
+mod actions;
 mod control;
 mod conversations;
 mod edge;
@@ -29,10 +30,16 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+pub use actions::{
+    ActionCredentials, ActionOutcome, ActionRun, CredentialType, Exit, InvalidAction,
+    RenderedRequest,
+};
 pub use conversations::SecureAttributes;
 pub use errors::SimError;
 pub use faults::{ActiveFault, Fault, FaultId};
-pub use model::{Call, CallState, Conversation, NewConversation, NewParticipant, Participant};
+pub use model::{
+    Call, CallState, Conversation, InboundCall, NewConversation, NewParticipant, Participant,
+};
 pub use rate_limit::RateLimitSetting;
 pub use recorder::RecordedRequest;
 pub use server::RunningSimulator;
@@ -121,6 +128,21 @@ impl Simulator {
 
     pub fn create_conversation(&self, spec: NewConversation) -> Conversation {
         self.state().conversations.create(spec)
+    }
+
+    /// An inbound call reaching the IVR: a conversation with an `ivr` and a `customer`
+    /// participant, both showing the caller's number.
+    pub fn start_call(&self, call: InboundCall) -> Conversation {
+        self.create_conversation(call.into_conversation())
+    }
+
+    /// Executes an imported Data Action as a flow's step would, against whatever service its
+    /// URL names.
+    pub async fn execute_action(&self, run: &ActionRun) -> Result<ActionOutcome, InvalidAction> {
+        let http = reqwest::Client::builder()
+            .build()
+            .map_err(|e| InvalidAction(vec![format!("no HTTP client: {e}")]))?;
+        actions::execute(&http, run).await
     }
 
     pub fn conversation(&self, id: &str) -> Option<Conversation> {

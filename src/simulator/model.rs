@@ -36,10 +36,11 @@ pub struct NewConversation {
 
 impl NewConversation {
     /// The demo call: an IVR leg `demo-ivr` and the caller `demo-customer`, with fixed ids so the
-    /// README's commands can name them.
-    pub fn demo(id: impl Into<String>) -> Self {
+    /// README's commands can name them, calling from `ani` (`+E164`) when given.
+    pub fn demo(id: impl Into<String>, ani: Option<&str>) -> Self {
         let participant = |id: &str, purpose: &str| NewParticipant {
             id: Some(id.to_owned()),
+            ani: ani.map(|a| format!("tel:{a}")),
             ..NewParticipant::active(purpose)
         };
         Self {
@@ -75,6 +76,12 @@ pub struct NewParticipant {
     /// Whether the participant has already left (its `endTime` is set).
     #[serde(default)]
     pub ended: bool,
+    /// The number the participant calls from, as Genesys shows it (`tel:+15551234567`).
+    #[serde(default)]
+    pub ani: Option<String>,
+    /// The number called.
+    #[serde(default)]
+    pub dnis: Option<String>,
 }
 
 impl NewParticipant {
@@ -85,6 +92,53 @@ impl NewParticipant {
             purpose: purpose.into(),
             attributes: BTreeMap::new(),
             ended: false,
+            ani: None,
+            dnis: None,
+        }
+    }
+}
+
+/// An inbound voice call as it reaches the IVR: the body of `POST /sim/calls`. It becomes a
+/// conversation with an `ivr` and a `customer` participant, the caller's number on both.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct InboundCall {
+    /// The conversation id; a random uuid v4 when absent.
+    #[serde(default)]
+    pub conversation_id: Option<String>,
+    /// The customer participant's id; a random uuid v4 when absent.
+    #[serde(default)]
+    pub participant_id: Option<String>,
+    /// The caller's number; written `tel:+E164` as Genesys does when given as `+E164`.
+    pub ani: String,
+    /// The number called.
+    #[serde(default)]
+    pub dnis: Option<String>,
+}
+
+impl InboundCall {
+    pub(crate) fn into_conversation(self) -> NewConversation {
+        let ani = if self.ani.starts_with('+') {
+            format!("tel:{}", self.ani)
+        } else {
+            self.ani
+        };
+        let dnis = self.dnis.map(|d| {
+            if d.starts_with('+') {
+                format!("tel:{d}")
+            } else {
+                d
+            }
+        });
+        let leg = |id: Option<String>, purpose: &str| NewParticipant {
+            id,
+            ani: Some(ani.clone()),
+            dnis: dnis.clone(),
+            ..NewParticipant::active(purpose)
+        };
+        NewConversation {
+            id: self.conversation_id,
+            participants: Some(vec![leg(None, "ivr"), leg(self.participant_id, "customer")]),
         }
     }
 }
@@ -113,6 +167,10 @@ pub struct Participant {
     pub connected_time: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ani: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dnis: Option<String>,
     pub calls: Vec<Call>,
 }
 
@@ -150,6 +208,8 @@ impl Participant {
             start_time: now.to_owned(),
             connected_time: now.to_owned(),
             end_time: None,
+            ani: spec.ani,
+            dnis: spec.dnis,
             calls: vec![Call {
                 id: new_id(),
                 state: CallState::Connected,

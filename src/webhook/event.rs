@@ -1,14 +1,37 @@
-//! Extraction: where in a source's payload the conversation, the participant and the sender's
-//! event id are (per source, from config).
+//! Extraction: where in a source's payload the call, the participant and the sender's event id
+//! are (per source, from config). The call is named by its conversation id, or — for a CRM that
+//! knows only the caller — by the caller's number or a CRM key the call registered with.
 
 use axum::http::{HeaderMap, HeaderName};
-use serde::Serialize;
 use serde_json::Value;
 
 use super::mapping::FieldError;
 use super::pointer::Pointer;
 use super::signature::Verified;
-use crate::genesys::{ConversationId, ParticipantId};
+use crate::genesys::address::MAX_KEY_VALUE_CHARS;
+use crate::genesys::{
+    CallAddress, ConversationId, CountryCode, ParticipantId, PhoneNumber, Several,
+};
+
+/// What a source's payload names the call by.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallBy {
+    /// The Genesys conversation id (the default).
+    ConversationId,
+    /// The caller's number, normalised to E.164 (national numbers take `default_country`).
+    Ani {
+        default_country: Option<CountryCode>,
+    },
+    /// A CRM key the call registered with (`name` as the flow sent it).
+    Key { name: String },
+}
+
+/// The call a webhook is about, as its payload names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallRef {
+    Conversation(ConversationId),
+    Address(CallAddress),
+}
 
 /// Where the sender's event id comes from (used to de-duplicate retries).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,15 +43,18 @@ pub enum EventIdSource {
 /// Where the ids are in a source's payload.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Extraction {
+    /// JSON pointer to what names the call (`call_by` says what it is).
     conversation_id: String,
+    call_by: CallBy,
+    several: Several,
     participant_id: Option<String>,
     event_id: Option<EventIdSource>,
 }
 
 /// What the payload says the update is about.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EventIds {
-    pub conversation_id: ConversationId,
+    pub call: CallRef,
     pub participant_id: Option<ParticipantId>,
     pub event_id: Option<String>,
 }
@@ -72,6 +98,8 @@ impl Extraction {
         if problems.is_empty() {
             Ok(Self {
                 conversation_id,
+                call_by: CallBy::ConversationId,
+                several: Several::Latest,
                 participant_id,
                 event_id,
             })
@@ -80,8 +108,24 @@ impl Extraction {
         }
     }
 
+    /// The call is named, at the conversation pointer, by `by` instead of its conversation id.
+    pub fn named_by(mut self, by: CallBy, several: Several) -> Self {
+        self.call_by = by;
+        self.several = several;
+        self
+    }
+
+    /// JSON pointer to what names the call.
     pub fn conversation_pointer(&self) -> &str {
         &self.conversation_id
+    }
+
+    pub fn call_by(&self) -> &CallBy {
+        &self.call_by
+    }
+
+    pub fn several(&self) -> Several {
+        self.several
     }
 
     pub fn participant_pointer(&self) -> Option<&str> {
@@ -110,13 +154,7 @@ impl Extraction {
         scheme_event_id: Option<&str>,
     ) -> Result<EventIds, Vec<FieldError>> {
         let mut problems = Vec::new();
-        let conversation_id = match required_string(body, &self.conversation_id) {
-            Ok(raw) => ConversationId::parse(raw)
-                .map_err(|e| invalid(&self.conversation_id, e.to_string())),
-            Err(problem) => Err(problem),
-        }
-        .map_err(|p| problems.push(p))
-        .ok();
+        let call = self.call(body).map_err(|p| problems.push(p)).ok();
         let participant_id = match &self.participant_id {
             None => None,
             Some(pointer) => match body.pointer(pointer) {
@@ -157,13 +195,57 @@ impl Extraction {
                 message: format!("the event id is longer than {MAX_EVENT_ID_CHARS} characters"),
             });
         }
-        match (conversation_id, problems.is_empty()) {
-            (Some(conversation_id), true) => Ok(EventIds {
-                conversation_id,
+        match (call, problems.is_empty()) {
+            (Some(call), true) => Ok(EventIds {
+                call,
                 participant_id,
                 event_id,
             }),
             _ => Err(problems),
+        }
+    }
+
+    fn call(&self, body: &Value) -> Result<CallRef, FieldError> {
+        let pointer = &self.conversation_id;
+        match &self.call_by {
+            CallBy::ConversationId => {
+                let raw = required_string(body, pointer, "the conversation id")?;
+                ConversationId::parse(raw)
+                    .map(CallRef::Conversation)
+                    .map_err(|e| invalid(pointer, e.to_string()))
+            }
+            CallBy::Ani { default_country } => {
+                // CRMs store numbers as numbers too: 15551234567 is a number all the same.
+                let raw = match body.pointer(pointer) {
+                    Some(Value::Number(n)) => n.to_string(),
+                    _ => required_string(body, pointer, "the caller's number")?.to_owned(),
+                };
+                PhoneNumber::parse(&raw, default_country.as_ref())
+                    .map(|n| CallRef::Address(CallAddress::Ani(n)))
+                    .map_err(|e| FieldError {
+                        pointer: pointer.clone(),
+                        code: "invalid_phone_number",
+                        message: e.to_string(),
+                    })
+            }
+            CallBy::Key { name } => {
+                let value = match body.pointer(pointer) {
+                    Some(Value::Number(n)) => n.to_string(),
+                    _ => required_string(body, pointer, &format!("the {name} of the call"))?
+                        .trim()
+                        .to_owned(),
+                };
+                if value.is_empty() || value.chars().count() > MAX_KEY_VALUE_CHARS {
+                    return Err(invalid(
+                        pointer,
+                        format!("the {name} must be 1 to {MAX_KEY_VALUE_CHARS} characters"),
+                    ));
+                }
+                Ok(CallRef::Address(CallAddress::Key {
+                    name: name.clone(),
+                    value,
+                }))
+            }
         }
     }
 
@@ -176,13 +258,13 @@ impl Extraction {
     }
 }
 
-fn required_string<'v>(body: &'v Value, pointer: &str) -> Result<&'v str, FieldError> {
+fn required_string<'v>(body: &'v Value, pointer: &str, what: &str) -> Result<&'v str, FieldError> {
     match body.pointer(pointer) {
         Some(Value::String(s)) => Ok(s),
         None | Some(Value::Null) => Err(FieldError {
             pointer: pointer.to_owned(),
             code: "missing",
-            message: format!("the conversation id is required at {pointer}"),
+            message: format!("{what} is required at {pointer}"),
         }),
         Some(other) => Err(not_a_string(pointer, other)),
     }
@@ -230,7 +312,10 @@ mod tests {
                 Some("msg_1"),
             )
             .unwrap();
-        assert_eq!(ids.conversation_id.as_str(), "c-1");
+        assert_eq!(
+            ids.call,
+            CallRef::Conversation(ConversationId::parse("c-1").unwrap())
+        );
         assert_eq!(ids.participant_id, None);
         assert_eq!(ids.event_id.as_deref(), Some("msg_1"));
     }
@@ -303,6 +388,61 @@ mod tests {
             .extract(&json!({"conversationId": "a/b"}), &HeaderMap::new(), None)
             .unwrap_err();
         assert_eq!(bad_id[0].code, "invalid_id");
+    }
+
+    #[test]
+    fn a_call_named_by_number_or_key_is_an_address_and_a_bad_number_says_why() {
+        let by_ani = Extraction::new("/phone", "", "").unwrap().named_by(
+            CallBy::Ani {
+                default_country: CountryCode::parse("1").ok(),
+            },
+            Several::Latest,
+        );
+        let ids = by_ani
+            .extract(&json!({"phone": "(555) 123-4567"}), &HeaderMap::new(), None)
+            .unwrap();
+        assert_eq!(
+            ids.call,
+            CallRef::Address(CallAddress::Ani(
+                PhoneNumber::parse("+15551234567", None).unwrap()
+            ))
+        );
+        let numeric = by_ani
+            .extract(&json!({"phone": 15551234567u64}), &HeaderMap::new(), None)
+            .unwrap();
+        assert_eq!(ids.call, numeric.call);
+        let bad = by_ani
+            .extract(&json!({"phone": "call me"}), &HeaderMap::new(), None)
+            .unwrap_err();
+        assert_eq!(
+            (bad[0].pointer.as_str(), bad[0].code),
+            ("/phone", "invalid_phone_number")
+        );
+
+        let by_key = Extraction::new("/account", "", "").unwrap().named_by(
+            CallBy::Key {
+                name: "accountNumber".into(),
+            },
+            Several::Refuse,
+        );
+        let ids = by_key
+            .extract(&json!({"account": 12345}), &HeaderMap::new(), None)
+            .unwrap();
+        assert_eq!(
+            ids.call,
+            CallRef::Address(CallAddress::Key {
+                name: "accountNumber".into(),
+                value: "12345".into()
+            })
+        );
+        let missing = by_key
+            .extract(&json!({}), &HeaderMap::new(), None)
+            .unwrap_err();
+        assert!(
+            missing[0].message.contains("accountNumber"),
+            "{}",
+            missing[0].message
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod delivery;
 mod genesys_client;
 mod health;
 mod helpers;
+mod ivr;
 mod metrics;
 mod openapi;
 mod packaging;

@@ -19,6 +19,8 @@ mod delivery;
 mod health;
 #[path = "../api/helpers.rs"]
 mod helpers;
+#[path = "../api/ivr/mod.rs"]
+mod ivr;
 mod outage;
 mod replicas;
 #[path = "../api/smoke.rs"]

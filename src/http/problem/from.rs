@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 
 use super::Problem;
 use crate::intake::IntakeError;
+use crate::ivr::IvrError;
 use crate::queue::StoreError;
 
 impl From<StoreError> for Problem {
@@ -75,6 +76,45 @@ impl From<IntakeError> for Problem {
             )
             .with("errors", errors.errors),
             IntakeError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<IvrError> for Problem {
+    fn from(err: IvrError) -> Self {
+        let detail = err.to_string();
+        let bad = |kind: &str, title: &'static str| {
+            Problem::new(StatusCode::BAD_REQUEST, kind, title, detail.clone())
+        };
+        match err {
+            IvrError::MalformedJson { .. } | IvrError::NotAnObject => {
+                bad("malformed-json", "Malformed JSON")
+            }
+            IvrError::InvalidFields(errors) => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-registration",
+                "Invalid registration",
+                format!(
+                    "{} field(s) of the registration are not usable",
+                    errors.len()
+                ),
+            )
+            .with("errors", errors),
+            IvrError::InvalidConversation(..) => {
+                bad("invalid-conversation-id", "Invalid conversation id")
+            }
+            IvrError::InvalidWait(_) => {
+                bad("invalid-parameter", "Invalid parameter").with("parameter", "waitMs")
+            }
+            IvrError::Store(err) => {
+                tracing::error!(error = %err, "the store failed");
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store-unavailable",
+                    "Store unavailable",
+                    "the bridge cannot read or write its store right now; try again",
+                )
+            }
         }
     }
 }

@@ -3,6 +3,7 @@
 use std::time::SystemTime;
 
 use super::PgStore;
+use super::calls::register;
 use super::claims::{claim_due, claim_target};
 use super::inserts::insert;
 use super::updates::{apply_delivered, apply_finish, replay};
@@ -15,6 +16,7 @@ impl PgStore {
         self.ready().await?;
         let now = to_ms(SystemTime::now());
         let only_inserts = batch.finishes.is_empty()
+            && batch.registrations.is_empty()
             && batch.replays.is_empty()
             && batch.top_ups.is_empty()
             && batch.claim.is_none();
@@ -27,8 +29,13 @@ impl PgStore {
             });
         }
         let mut tx = self.pool.begin().await?;
+        let mut registered = Vec::with_capacity(batch.registrations.len());
+        for call in &batch.registrations {
+            registered.push(register(&mut tx, call, now).await?);
+        }
         let mut result = BatchResult {
             inserted: insert(&mut tx, &batch.inserts, now).await?,
+            registered,
             ..BatchResult::default()
         };
         // The common outcome goes in two statements for the whole batch; failures one by one.

@@ -18,6 +18,7 @@ use crate::queue::job::to_ms;
 pub(super) const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("0001_deliveries.sql")),
     (2, include_str!("0002_queue_indexes.sql")),
+    (3, include_str!("0003_calls.sql")),
 ];
 
 /// Serialises migrations between replicas starting together (any constant unique to us; per

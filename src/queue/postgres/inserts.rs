@@ -1,4 +1,5 @@
-//! New jobs, in one `UNNEST` statement per batch, with their replay keys.
+//! New jobs, in one `UNNEST` statement per batch, with their replay keys and the values a
+//! registered call's flow may pull.
 
 use std::collections::{HashMap, HashSet};
 
@@ -29,9 +30,10 @@ pub(super) async fn insert(
         let rows = sqlx::query(
             "WITH input AS ( \
                  SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
-                                      $7::text[], $8::text[], $9::bigint[], $10::text[], $11::bigint[]) \
+                                      $7::text[], $8::text[], $9::bigint[], $10::text[], $11::bigint[], \
+                                      $13::text[], $14::text[]) \
                  AS t(id, key, source, event_id, conversation_id, participant_id, target, attributes, received_at, \
-                      replay_key, replay_expires)), \
+                      replay_key, replay_expires, address, resolution)), \
              refused AS ( \
                  SELECT i.key FROM input i JOIN replay_keys r ON r.key = i.replay_key \
                  WHERE r.expires_at > $12 AND r.idempotency_key <> i.key), \
@@ -43,11 +45,21 @@ pub(super) async fn insert(
                  WHERE replay_keys.expires_at <= $12), \
              stored AS ( \
                  INSERT INTO deliveries (id, idempotency_key, source, event_id, conversation_id, participant_id, \
-                                         target, attributes, status, run_at, received_at, updated_at) \
+                                         target, attributes, status, run_at, received_at, updated_at, address, resolution) \
                  SELECT id, key, source, event_id, conversation_id, participant_id, target, attributes, 'pending', \
-                        received_at, received_at, $12 \
+                        received_at, received_at, $12, address, resolution \
                  FROM input WHERE key NOT IN (SELECT key FROM refused) \
-                 ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key) \
+                 ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key), \
+             kept AS ( \
+                 INSERT INTO call_data (conversation_id, key, value, delivery_id, updated_at) \
+                 SELECT DISTINCT ON (i.conversation_id, a.key) i.conversation_id, a.key, a.value, i.id, $12 \
+                 FROM input i JOIN calls c ON c.conversation_id = i.conversation_id \
+                      CROSS JOIN LATERAL jsonb_each_text(i.attributes::jsonb) AS a(key, value) \
+                 WHERE i.key IN (SELECT idempotency_key FROM stored) \
+                 ORDER BY i.conversation_id, a.key, i.id DESC \
+                 ON CONFLICT (conversation_id, key) DO UPDATE SET value = excluded.value, \
+                     delivery_id = excluded.delivery_id, updated_at = excluded.updated_at \
+                 WHERE excluded.delivery_id > call_data.delivery_id) \
              SELECT i.key, i.id::text AS id, \
                     EXISTS (SELECT 1 FROM refused f WHERE f.key = i.key) AS replayed, \
                     EXISTS (SELECT 1 FROM stored s WHERE s.idempotency_key = i.key) AS new, \
@@ -66,6 +78,8 @@ pub(super) async fn insert(
         .bind(columns.replay_keys)
         .bind(columns.replay_expiries)
         .bind(now)
+        .bind(columns.addresses)
+        .bind(columns.resolutions)
         .fetch_all(&mut *conn)
         .await?;
         let mut unseen = Vec::new();
@@ -191,6 +205,8 @@ struct Columns {
     received: Vec<i64>,
     replay_keys: Vec<Option<String>>,
     replay_expiries: Vec<Option<i64>>,
+    addresses: Vec<Option<String>>,
+    resolutions: Vec<Option<String>>,
 }
 
 impl Columns {
@@ -200,7 +216,11 @@ impl Columns {
         self.keys.push(job.idempotency_key.clone());
         self.sources.push(job.source.clone());
         self.event_ids.push(job.event_id.clone());
-        self.conversations.push(job.conversation_id.to_string());
+        self.conversations.push(
+            job.conversation_id
+                .as_ref()
+                .map_or_else(String::new, ToString::to_string),
+        );
         self.participants
             .push(job.participant_id.as_ref().map(ToString::to_string));
         self.targets.push(job.target().to_string());
@@ -211,5 +231,8 @@ impl Columns {
         self.replay_keys.push(replay.map(|r| r.key.clone()));
         self.replay_expiries
             .push(replay.map(|r| to_ms(r.expires_at)));
+        self.addresses
+            .push(job.address.as_ref().map(|a| a.stored()));
+        self.resolutions.push(job.resolution.clone());
     }
 }

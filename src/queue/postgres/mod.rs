@@ -16,10 +16,11 @@
 //! and reports not-ready until it is back, then migrates and carries on.
 //!
 //! Split by role, as `sqlite/` is: `connect` (the lazy pool, readiness, migrations), `batch`
-//! (one writer transaction), `inserts`, `updates` (outcomes and replays), `claims`; this file
-//! holds the store and its upkeep.
+//! (one writer transaction), `inserts`, `updates` (outcomes and replays), `claims`, `calls`
+//! (the IVR's registrations); this file holds the store and its upkeep.
 
 mod batch;
+mod calls;
 mod claims;
 mod connect;
 mod inserts;
@@ -29,8 +30,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::SystemTime;
 
-use sqlx::Postgres;
 use sqlx::postgres::PgPool;
+use sqlx::{AssertSqlSafe, Postgres};
 
 use super::contract::{Gauges, StoreError};
 use super::job::{from_ms, to_ms};
@@ -81,6 +82,9 @@ impl PgStore {
             .await?;
         sqlx::query("DELETE FROM replay_keys WHERE expires_at < $1")
             .bind(to_ms(SystemTime::now()))
+            .execute(&self.pool)
+            .await?;
+        sqlx::raw_sql(AssertSqlSafe(rows::purge_calls(to_ms(SystemTime::now()))))
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())

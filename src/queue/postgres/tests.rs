@@ -49,7 +49,9 @@ fn job(key: &str, conversation: &str, value: &str) -> NewJob {
         idempotency_key: key.to_owned(),
         source: "crm".to_owned(),
         event_id: Some(key.to_owned()),
-        conversation_id: ConversationId::parse(conversation).expect("conversation id"),
+        conversation_id: Some(ConversationId::parse(conversation).expect("conversation id")),
+        address: None,
+        resolution: None,
         participant_id: Some(ParticipantId::parse("p1").expect("participant id")),
         attributes: BTreeMap::from([("k".to_owned(), value.to_owned())]),
         received_at: SystemTime::now(),
@@ -89,6 +91,7 @@ async fn delivered(store: &PgStore, group: &ClaimedGroup) {
         newest: leases.iter().map(|l| l.id).max().unwrap_or_default(),
         leases,
         participant_id: ParticipantId::parse("p1").expect("participant id"),
+        resolved: None,
         target: group.jobs[0].target.clone(),
         keys: vec!["k".to_owned()],
     };
@@ -110,7 +113,7 @@ async fn replicas_migrating_together_apply_each_migration_once() {
     let (ra, rb) = tokio::join!(a.migrate(), b.migrate());
     let mut applied = ra.expect("a");
     applied.extend(rb.expect("b"));
-    assert_eq!(applied, vec![1, 2]);
+    assert_eq!(applied, vec![1, 2, 3]);
     assert_eq!(a.migrate().await.expect("again"), Vec::<i64>::new());
 }
 
@@ -130,7 +133,7 @@ async fn a_database_left_at_version_1_with_jobs_in_it_is_upgraded_in_place() {
         .await
         .expect("a job from before");
     drop(conn);
-    assert_eq!(store.migrate().await.expect("upgrade"), vec![2]);
+    assert_eq!(store.migrate().await.expect("upgrade"), vec![2, 3]);
     let groups = claim(&store, 10).await;
     assert_eq!(groups.len(), 1, "{groups:?}");
     assert_eq!(groups[0].jobs[0].event_id.as_deref(), Some("old"));

@@ -103,12 +103,14 @@ pub(super) async fn apply_delivered(
     now: i64,
 ) -> Result<(), StoreError> {
     let (mut ids, mut attempts, mut participants) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut conversations, mut resolutions) = (Vec::new(), Vec::new());
     // (target, key) → newest writer; sorted, so concurrent transactions lock rows in one order.
     let mut written: BTreeMap<(&str, &str), DeliveryId> = BTreeMap::new();
     for finish in finishes {
         let Finish::Delivered {
             leases,
             participant_id,
+            resolved,
             target,
             keys,
             newest,
@@ -120,6 +122,8 @@ pub(super) async fn apply_delivered(
             ids.push(lease.id.as_uuid());
             attempts.push(i64::from(lease.attempt));
             participants.push(participant_id.to_string());
+            conversations.push(resolved.as_ref().map(|(c, _)| c.to_string()));
+            resolutions.push(resolved.as_ref().map(|(_, how)| how.clone()));
         }
         for key in keys {
             let entry = written.entry((target.as_str(), key)).or_insert(*newest);
@@ -131,14 +135,19 @@ pub(super) async fn apply_delivered(
     }
     sqlx::query(
         "UPDATE deliveries SET status = 'delivered', lease_until = NULL, updated_at = $1, finished_at = $1, \
-                delivered_to = lease.participant \
-         FROM UNNEST($2::uuid[], $3::bigint[], $4::text[]) AS lease(id, attempt, participant) \
+                delivered_to = lease.participant, \
+                conversation_id = COALESCE(lease.conversation, deliveries.conversation_id), \
+                resolution = COALESCE(lease.resolution, deliveries.resolution) \
+         FROM UNNEST($2::uuid[], $3::bigint[], $4::text[], $5::text[], $6::text[]) \
+              AS lease(id, attempt, participant, conversation, resolution) \
          WHERE deliveries.id = lease.id AND deliveries.attempts = lease.attempt AND deliveries.status = 'in_flight'",
     )
     .bind(now)
     .bind(&ids)
     .bind(&attempts)
     .bind(&participants)
+    .bind(&conversations)
+    .bind(&resolutions)
     .execute(&mut **tx)
     .await?;
     if written.is_empty() {

@@ -2,6 +2,7 @@
 
 use rusqlite::{Connection, params};
 
+use super::calls::remember_values;
 use super::open_jobs::OpenJobs;
 use crate::queue::contract::StoreError;
 use crate::queue::job::{Inserted, NewJob, Status, to_ms};
@@ -17,8 +18,8 @@ pub(super) fn insert(
 ) -> Result<Vec<Inserted>, StoreError> {
     let mut add = tx.prepare_cached(
         "INSERT INTO deliveries (id, idempotency_key, source, event_id, conversation_id, participant_id, \
-         target, attributes, status, run_at, received_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?9, ?10) \
+         target, attributes, status, run_at, received_at, updated_at, address, resolution) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?9, ?10, ?11, ?12) \
          ON CONFLICT (idempotency_key) DO NOTHING",
     )?;
     let mut out = Vec::with_capacity(jobs.len());
@@ -32,15 +33,18 @@ pub(super) fn insert(
             job.idempotency_key,
             job.source,
             job.event_id,
-            job.conversation_id.as_str(),
+            job.conversation_id.as_ref().map_or("", |c| c.as_str()),
             job.participant_id.as_ref().map(|p| p.as_str()),
             target.as_str(),
             attributes,
             received_at,
             now,
+            job.address.as_ref().map(|a| a.stored()),
+            job.resolution,
         ])?;
         out.push(if stored == 1 {
             open.add(job.id, target.as_str(), received_at);
+            remember_values(tx, job, now)?;
             Inserted::New(job.id)
         } else {
             // A CRM's retry: rare, so looked up only now.

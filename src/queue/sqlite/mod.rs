@@ -4,9 +4,11 @@
 //! small sqlx pool (WAL lets them run beside the writer).
 //!
 //! Split by role, as `postgres/` is: this file (the file, migrations, upkeep), `writer` (the
-//! thread that runs each batch), `inserts`, `updates` (outcomes and replays), `claims`, and
-//! `open_jobs` (the queue order the claims read).
+//! thread that runs each batch), `inserts`, `updates` (outcomes and replays), `claims`, `calls`
+//! (the IVR's registrations and the values kept for its pulls), and `open_jobs` (the queue
+//! order the claims read).
 
+mod calls;
 mod claims;
 mod inserts;
 mod open_jobs;
@@ -31,6 +33,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("0001_deliveries.sql")),
     (2, include_str!("0002_queue_indexes.sql")),
     (3, include_str!("0003_open_jobs.sql")),
+    (4, include_str!("0004_calls.sql")),
 ];
 
 #[derive(Debug)]
@@ -128,6 +131,9 @@ impl SqliteStore {
             .bind(to_ms(dead_before.min(delivered_before)))
             .execute(&self.readers)
             .await?;
+        sqlx::raw_sql(AssertSqlSafe(rows::purge_calls(to_ms(SystemTime::now()))))
+            .execute(&self.readers)
+            .await?;
         Ok(done.rows_affected())
     }
 
@@ -180,7 +186,9 @@ pub(super) mod tests {
             idempotency_key: format!("crm:event:{key}"),
             source: "crm".to_owned(),
             event_id: Some(key.to_owned()),
-            conversation_id: ConversationId::parse(conversation).expect("conversation id"),
+            conversation_id: Some(ConversationId::parse(conversation).expect("conversation id")),
+            address: None,
+            resolution: None,
             participant_id: None,
             attributes: [("k".to_owned(), value.to_owned())].into(),
             received_at: SystemTime::now(),
@@ -224,7 +232,7 @@ pub(super) mod tests {
             .execute(&store.readers)
             .await
             .expect("a job from before");
-        assert_eq!(store.migrate().await.expect("upgrade"), vec![2, 3]);
+        assert_eq!(store.migrate().await.expect("upgrade"), vec![2, 3, 4]);
         let mut conn = store.writer_connection().expect("writer");
         let claim = ClaimRequest {
             limit: 10,

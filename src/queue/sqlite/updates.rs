@@ -20,6 +20,7 @@ pub(super) fn apply_finish(
         Finish::Delivered {
             leases,
             participant_id,
+            resolved,
             target,
             keys,
             newest,
@@ -27,14 +28,21 @@ pub(super) fn apply_finish(
             record_keys(tx, target.as_str(), keys, *newest, now)?;
             let mut done = tx.prepare_cached(&format!(
                 "UPDATE deliveries SET lease_until = NULL, status = 'delivered', updated_at = ?3, \
-                 finished_at = ?3, delivered_to = ?4 {HELD}"
+                 finished_at = ?3, delivered_to = ?4, conversation_id = COALESCE(?5, conversation_id), \
+                 resolution = COALESCE(?6, resolution) {HELD}"
             ))?;
+            let (conversation, resolution) = match resolved {
+                Some((conversation, how)) => (Some(conversation.as_str()), Some(how.as_str())),
+                None => (None, None),
+            };
             for lease in leases {
                 let params = params![
                     lease.id.to_string(),
                     lease.attempt,
                     now,
-                    participant_id.as_str()
+                    participant_id.as_str(),
+                    conversation,
+                    resolution
                 ];
                 if let Some(target) = changed(&mut done, params)? {
                     open.remove(lease.id, &target);

@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::oneshot;
 
+use super::calls::register;
 use super::claims::{claim_due, claim_target};
 use super::inserts::insert;
 use super::open_jobs::{HELD_AT_MOST, OpenJobs};
@@ -230,8 +231,14 @@ fn write_batch(
     batch: &Batch,
     now: i64,
 ) -> Result<BatchResult, StoreError> {
+    let registered = batch
+        .registrations
+        .iter()
+        .map(|call| register(tx, open, call, now))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut result = BatchResult {
         inserted: insert(tx, open, &batch.inserts, now)?,
+        registered,
         ..BatchResult::default()
     };
     for finish in &batch.finishes {

@@ -8,6 +8,7 @@
 //! and the requests the tests send.
 
 mod contract;
+mod ivr;
 mod ops;
 mod probes;
 mod routes;
