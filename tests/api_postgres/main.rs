@@ -21,6 +21,7 @@ mod health;
 mod helpers;
 #[path = "../api/ivr/mod.rs"]
 mod ivr;
+mod ivr_replicas;
 mod outage;
 mod replicas;
 #[path = "../api/smoke.rs"]

@@ -17,6 +17,7 @@ use genesys_bridge::webhook::signature::{
 };
 
 pub const ADMIN_TOKEN: &str = "bench-admin-token-0123456789";
+pub const IVR_TOKEN: &str = "bench-ivr-token-0123456789";
 pub const SECRET: &str = "whsec_Z2VuZXN5cy1icmlkZ2UtYmVuY2htYXJrLXNlY3JldA==";
 
 /// Where the replicas keep their jobs.
@@ -140,6 +141,16 @@ requests_per_window = {limit}
 {store}
 [admin]
 token = "{ADMIN_TOKEN}"
+[ivr]
+token = "{IVR_TOKEN}"
+default_country_code = "1"
+[sources.bench-phone]
+verifier = {{ type = "standard_webhooks" }}
+secret = "{SECRET}"
+conversation = {{ by = "ani", pointer = "/phone" }}
+[sources.bench-phone.mapping.keys]
+seq = "benchSeq"
+tier = "customerTier"
 [sources.bench]
 verifier = {{ type = "standard_webhooks" }}
 secret = "{SECRET}"

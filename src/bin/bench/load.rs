@@ -15,25 +15,46 @@ pub fn webhook(verifier: &Verifier, conversation: usize, seq: u64) -> anyhow::Re
     let body = format!(
         r#"{{"conversationId":"bench-{conversation}","fields":{{"seq":"{seq}","tier":"gold"}}}}"#
     );
+    signed(verifier, "/webhooks/bench", &body, seq)
+}
+
+/// The caller's number of bench call `call`: `+1317555` and four digits.
+pub fn caller(call: usize) -> String {
+    format!("+1317555{:04}", call % 10_000)
+}
+
+/// A webhook naming the call by its caller's number, written as a CRM might: `(317) 555-0042`.
+pub fn webhook_by_number(verifier: &Verifier, call: usize, seq: u64) -> anyhow::Result<Vec<u8>> {
+    let n = caller(call);
+    let body = format!(
+        r#"{{"phone":"({}) {}-{}","fields":{{"seq":"{seq}","tier":"gold"}}}}"#,
+        &n[2..5],
+        &n[5..8],
+        &n[8..]
+    );
+    signed(verifier, "/webhooks/bench-phone", &body, seq)
+}
+
+fn signed(verifier: &Verifier, path: &str, body: &str, seq: u64) -> anyhow::Result<Vec<u8>> {
     let event_id = format!("evt-{seq}");
     let signed = verifier.sign(
         &SignRequest {
             method: &Method::POST,
-            path_and_query: "/webhooks/bench",
+            path_and_query: path,
             body: body.as_bytes(),
             event_id: Some(&event_id),
         },
         time::OffsetDateTime::now_utc(),
     )?;
     let mut request = format!(
-        "POST /webhooks/bench HTTP/1.1\r\nhost: bench\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+        "POST {path} HTTP/1.1\r\nhost: bench\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
         body.len()
     );
     for (name, value) in signed.headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str("\r\n");
-    request.push_str(&body);
+    request.push_str(body);
     Ok(request.into_bytes())
 }
 

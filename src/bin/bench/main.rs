@@ -3,7 +3,7 @@
 //! and prints what was measured. Not a test: figures, not pass/fail.
 //!
 //!     cargo build --release --bin bench --bin genesys-bridge --bin genesys-sim
-//!     target/release/bench [--scenario all|max|steady|realistic]
+//!     target/release/bench [--scenario all|max|steady|realistic|ivr]
 //!     target/release/bench --backend postgres --replicas 2 --scenario max
 //!     target/release/bench --scenario max --genesys-limit lifted
 //!
@@ -12,6 +12,7 @@
 //! - `harness`: the simulator in this process, the bridge replicas as child processes;
 //! - `database`: the fresh PostgreSQL database a run gets, dropped afterwards;
 //! - `scenarios`: the load each scenario drives and what it measures;
+//! - `ivr`: the IVR handshake's scenario (registrations, pulls, webhooks by number);
 //! - `load`: the keep-alive HTTP client, round robin over replicas, the signed webhooks;
 //! - `report`: what is printed.
 
@@ -22,6 +23,7 @@ use anyhow::Context;
 use clap::{Parser, ValueEnum};
 mod database;
 mod harness;
+mod ivr;
 mod load;
 mod options;
 mod report;
@@ -81,6 +83,7 @@ enum ScenarioArg {
     Max,
     Steady,
     Realistic,
+    Ivr,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -118,10 +121,16 @@ fn main() -> anyhow::Result<()> {
         args.replicas
     );
     let scenarios = match args.scenario {
-        ScenarioArg::All => vec![Scenario::Max, Scenario::Steady, Scenario::Realistic],
+        ScenarioArg::All => vec![
+            Scenario::Max,
+            Scenario::Steady,
+            Scenario::Realistic,
+            Scenario::Ivr,
+        ],
         ScenarioArg::Max => vec![Scenario::Max],
         ScenarioArg::Steady => vec![Scenario::Steady],
         ScenarioArg::Realistic => vec![Scenario::Realistic],
+        ScenarioArg::Ivr => vec![Scenario::Ivr],
     };
     let options = Options {
         bridge,

@@ -15,6 +15,9 @@ pub enum Scenario {
     Steady,
     /// 50 calls, 1 to 4 webhooks each within a few seconds, Genesys' 300 requests per minute.
     Realistic,
+    /// The IVR handshake: registrations at 500/s, pulls waiting for webhooks by number, and the
+    /// realistic load by number.
+    Ivr,
 }
 
 /// Genesys' rate limit in the `max` scenario (`steady` always lifts it, `realistic` always holds

@@ -22,6 +22,7 @@ pub async fn run(
         Scenario::Max => max(setup, seconds, options.connections, options.genesys_limit).await,
         Scenario::Steady => steady(setup, seconds.min(Duration::from_secs(9))).await,
         Scenario::Realistic => realistic(setup).await,
+        Scenario::Ivr => super::ivr::run(setup).await,
     }
 }
 

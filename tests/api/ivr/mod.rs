@@ -14,12 +14,12 @@ use serde_json::{Value, json};
 use crate::app::{TestApp, spawn_app};
 
 /// The IVR's token in the test profile, as sent.
-const IVR: &str = "Bearer test-ivr-token-0123456789";
+pub(crate) const IVR: &str = "Bearer test-ivr-token-0123456789";
 
 /// `crm` names the conversation; `phone` the caller's number (national numbers are North
 /// American); `account` an account number the IVR collected, refusing to choose among several
 /// calls.
-const PROFILE: &str = r#"
+pub(crate) const PROFILE: &str = r#"
 [ivr]
 token = "test-ivr-token-0123456789"
 default_country_code = "1"
@@ -61,7 +61,7 @@ async fn ivr_app() -> TestApp {
 }
 
 /// `POST /v1/calls` with the IVR token; (status, body).
-async fn register(app: &TestApp, body: Value) -> (u16, Value) {
+pub(crate) async fn register(app: &TestApp, body: Value) -> (u16, Value) {
     let answer = app
         .http
         .post(app.url("/v1/calls"))
@@ -76,7 +76,7 @@ async fn register(app: &TestApp, body: Value) -> (u16, Value) {
 }
 
 /// `GET /v1/calls/{id}/data` with `query`; (status, body).
-async fn pull(app: &TestApp, conversation: &str, query: &str) -> (u16, Value) {
+pub(crate) async fn pull(app: &TestApp, conversation: &str, query: &str) -> (u16, Value) {
     let answer = app
         .http
         .get(app.url(&format!("/v1/calls/{conversation}/data{query}")))
@@ -89,7 +89,7 @@ async fn pull(app: &TestApp, conversation: &str, query: &str) -> (u16, Value) {
 }
 
 /// A signed webhook from `source`; (status, body).
-async fn webhook(app: &TestApp, source: &str, body: Value) -> (u16, Value) {
+pub(crate) async fn webhook(app: &TestApp, source: &str, body: Value) -> (u16, Value) {
     let answer = app.send_signed(source, body.to_string().as_bytes()).await;
     let status = answer.status().as_u16();
     (status, answer.json().await.unwrap_or(Value::Null))
@@ -129,7 +129,7 @@ fn requests(app: &TestApp, method: &str, path: &str) -> usize {
         .count()
 }
 
-fn fields(pairs: &[(&str, &str)]) -> Value {
+pub(crate) fn fields(pairs: &[(&str, &str)]) -> Value {
     Value::Object(
         pairs
             .iter()
