@@ -23,6 +23,7 @@ mod waiters;
 mod writer;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use tokio_util::sync::CancellationToken;
@@ -45,9 +46,14 @@ use writer::Writer;
 /// How often `Prefer: wait` looks at a shared store for an outcome another replica recorded.
 const WAIT_POLL: Duration = Duration::from_millis(50);
 
-/// How often a waiting pull looks at a shared store for a webhook another replica committed:
-/// one primary-key read per waiting pull, and at most this much added to the answer.
+/// How often a waiting pull looks at a shared store for a webhook another replica committed
+/// while the store's notifications of commits are not coming in (not subscribed yet, or the
+/// subscription was lost): one primary-key read per waiting pull, and at most this much added
+/// to the answer.
 const PULL_POLL: Duration = Duration::from_millis(20);
+
+/// The same while notifications come in: only a safety net.
+const PULL_POLL_NOTIFIED: Duration = Duration::from_secs(1);
 
 /// Brings a shared store up (connect, migrate), retrying until it is; until then writes fail
 /// with 503 and readiness says why.
@@ -74,6 +80,8 @@ pub struct Queue {
     writer: Writer,
     waiters: Arc<Waiters>,
     call_waiters: Arc<CallWaiters>,
+    /// Whether other replicas' commits reach `call_waiters` through the store's notifications.
+    notified: Arc<AtomicBool>,
     settings: Arc<QueueSettings>,
 }
 
@@ -125,6 +133,7 @@ impl Queue {
             writer,
             waiters: Arc::new(Waiters::default()),
             call_waiters: Arc::new(CallWaiters::default()),
+            notified: Arc::new(AtomicBool::new(false)),
             settings: Arc::new(settings),
         })
     }
@@ -139,11 +148,26 @@ impl Queue {
     }
 
     /// Starts the store's upkeep until `shutdown`: forgetting what is past its retention,
-    /// checkpoints, the gauges.
+    /// checkpoints, the gauges, and on a shared store the subscription to other replicas'
+    /// commits for waiting pulls.
     pub fn start_upkeep(&self, shutdown: &CancellationToken) {
         tokio::spawn(self.clone().purge_periodically(shutdown.clone()));
         tokio::spawn(self.clone().checkpoint_periodically(shutdown.clone()));
         tokio::spawn(self.clone().gauges_periodically(shutdown.clone()));
+        if let Store::Postgres(pg) = &*self.store {
+            let pg = pg.clone();
+            let waiters = Arc::clone(&self.call_waiters);
+            let notified = Arc::clone(&self.notified);
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                let wake = |conversation: &str| {
+                    if let Ok(conversation) = ConversationId::parse(conversation) {
+                        waiters.notify(&conversation);
+                    }
+                };
+                pg.relay_call_data(&notified, wake, shutdown).await;
+            });
+        }
     }
 
     /// Commits `job`; answers only once it is on disk, or with the job already stored under the
@@ -190,8 +214,9 @@ impl Queue {
     }
 
     /// What is stored for the call once `ready` says it is enough, or after `timeout` as it is
-    /// then. Woken by a commit of a job for the call in this process; a shared store is also
-    /// looked at every [`PULL_POLL`], for what another replica committed.
+    /// then. Woken by a commit of a job for the call in this process, or on a shared store by the
+    /// store's notification of another replica's commit; a shared store is also looked at
+    /// every [`PULL_POLL`] while those notifications are not coming in.
     pub async fn wait_for_call_data(
         &self,
         conversation: &ConversationId,
@@ -208,7 +233,12 @@ impl Queue {
                 return Ok(data);
             }
             let nap = if self.store.is_shared() {
-                (deadline - now).min(PULL_POLL)
+                let poll = if self.notified.load(Ordering::Acquire) {
+                    PULL_POLL_NOTIFIED
+                } else {
+                    PULL_POLL
+                };
+                (deadline - now).min(poll)
             } else {
                 deadline - now
             };

@@ -72,3 +72,26 @@ async fn a_webhook_accepted_by_one_replica_wakes_a_pull_waiting_on_the_other() {
     b.stop().await;
     a.stop().await;
 }
+
+#[tokio::test]
+async fn a_webhook_committed_before_the_call_registered_is_the_flows_to_pull() {
+    let app = spawn_app_with(PROFILE, &[], None).await;
+    let customer = app.call_with_customer("early-pg");
+    let (accepted, body) = webhook(
+        &app,
+        "crm",
+        json!({"conversationId": "early-pg", "fields": fields(&[("tier", "gold")])}),
+    )
+    .await;
+    assert_eq!(accepted, 202, "{body}");
+    let (registered, call) = register(
+        &app,
+        json!({"conversationId": "early-pg", "participantId": customer}),
+    )
+    .await;
+    assert_eq!(registered, 200, "{call}");
+    let (_, found) = pull(&app, "early-pg", "?waitMs=0").await;
+    assert_eq!(found["status"], "found", "{found}");
+    assert_eq!(found["customerTier"], "gold");
+    app.stop().await;
+}

@@ -26,6 +26,7 @@ pub(super) async fn register(
     .await?
     .map(|row| rows::call(&row))
     .transpose()?;
+    let first = before.is_none();
     let merged = rows::merge_registration(before, call);
     let keys = serde_json::to_string(&merged.keys)
         .map_err(|e| StoreError::Corrupt(format!("keys of call {id}: {e}")))?;
@@ -60,14 +61,16 @@ pub(super) async fn register(
     .bind(values)
     .execute(&mut **tx)
     .await?;
-    // Jobs that named the call by its number or a key before it registered: the flow's to pull
-    // now ...
+    // Jobs that named the call by its number or a key before it registered, and on its first
+    // registration those that named its conversation (the CRM was quicker than the flow): the
+    // flow's to pull now ...
     let addresses: Vec<String> = merged.addresses().iter().map(|a| a.stored()).collect();
     sqlx::query(
         "INSERT INTO call_data (conversation_id, key, value, delivery_id, updated_at) \
          SELECT DISTINCT ON (a.key) $1, a.key, a.value, d.id, d.received_at \
          FROM deliveries d CROSS JOIN LATERAL jsonb_each_text(d.attributes::jsonb) AS a(key, value) \
-         WHERE d.address = ANY($2) AND d.conversation_id = '' AND d.finished_at IS NULL \
+         WHERE (d.address = ANY($2) AND d.conversation_id = '' AND d.finished_at IS NULL) \
+            OR ($3 AND d.conversation_id = $1) \
          ORDER BY a.key, d.id DESC \
          ON CONFLICT (conversation_id, key) DO UPDATE SET value = excluded.value, \
              delivery_id = excluded.delivery_id, updated_at = excluded.updated_at \
@@ -75,6 +78,7 @@ pub(super) async fn register(
     )
     .bind(&id)
     .bind(&addresses)
+    .bind(first)
     .execute(&mut **tx)
     .await?;
     // ... and due at once: their delivery finds the call instead of waiting for a re-check.

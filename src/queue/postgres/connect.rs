@@ -19,6 +19,7 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("0001_deliveries.sql")),
     (2, include_str!("0002_queue_indexes.sql")),
     (3, include_str!("0003_calls.sql")),
+    (4, include_str!("0004_jobs_by_conversation.sql")),
 ];
 
 /// Serialises migrations between replicas starting together (any constant unique to us; per
@@ -48,6 +49,13 @@ impl PgStore {
         options = options
             .application_name("genesys-bridge")
             .options([("plan_cache_mode", "force_custom_plan")]);
+        // The subscription to other replicas' commits holds a connection for good: one of its
+        // own, so it never takes one from the transactions.
+        let listen_pool = PgPoolOptions::new()
+            .max_connections(1)
+            .min_connections(0)
+            .acquire_timeout(settings.connect_timeout)
+            .connect_lazy_with(options.clone());
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)
             .min_connections(0)
@@ -59,6 +67,7 @@ impl PgStore {
             .connect_lazy_with(options);
         Ok(Self {
             pool,
+            listen_pool,
             migrated: Arc::new(AtomicBool::new(false)),
             connecting: Arc::new(tokio::sync::Mutex::new(())),
             throttle_scope: throttle_scope.to_owned(),

@@ -1,11 +1,12 @@
 //! New jobs, in one `UNNEST` statement per batch, with their replay keys and the values a
-//! registered call's flow may pull.
+//! registered call's flow may pull (and a notification to the replicas its pulls may wait on).
 
 use std::collections::{HashMap, HashSet};
 
 use sqlx::Row;
 use sqlx::postgres::PgConnection;
 
+use super::listen::CALL_DATA_CHANNEL;
 use crate::queue::contract::StoreError;
 use crate::queue::job::{Inserted, NewJob, Status, to_ms};
 use crate::queue::rows::delivery_id;
@@ -59,8 +60,11 @@ pub(super) async fn insert(
                  ORDER BY i.conversation_id, a.key, i.id DESC \
                  ON CONFLICT (conversation_id, key) DO UPDATE SET value = excluded.value, \
                      delivery_id = excluded.delivery_id, updated_at = excluded.updated_at \
-                 WHERE excluded.delivery_id > call_data.delivery_id) \
-             SELECT i.key, i.id::text AS id, \
+                 WHERE excluded.delivery_id > call_data.delivery_id \
+                 RETURNING conversation_id), \
+             notified AS ( \
+                 SELECT pg_notify($15, conversation_id) FROM (SELECT DISTINCT conversation_id FROM kept) k) \
+             SELECT i.key, i.id::text AS id, (SELECT count(*) FROM notified) AS notified, \
                     EXISTS (SELECT 1 FROM refused f WHERE f.key = i.key) AS replayed, \
                     EXISTS (SELECT 1 FROM stored s WHERE s.idempotency_key = i.key) AS new, \
                     d.id::text AS existing_id, d.status AS existing_status \
@@ -80,6 +84,7 @@ pub(super) async fn insert(
         .bind(now)
         .bind(columns.addresses)
         .bind(columns.resolutions)
+        .bind(CALL_DATA_CHANNEL)
         .fetch_all(&mut *conn)
         .await?;
         let mut unseen = Vec::new();

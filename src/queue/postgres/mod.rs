@@ -17,13 +17,15 @@
 //!
 //! Split by role, as `sqlite/` is: `connect` (the lazy pool, readiness, migrations), `batch`
 //! (one writer transaction), `inserts`, `updates` (outcomes and replays), `claims`, `calls`
-//! (the IVR's registrations); this file holds the store and its upkeep.
+//! (the IVR's registrations), `listen` (other replicas' commits, for waiting pulls); this file
+//! holds the store and its upkeep.
 
 mod batch;
 mod calls;
 mod claims;
 mod connect;
 mod inserts;
+mod listen;
 mod updates;
 
 use std::sync::Arc;
@@ -45,6 +47,8 @@ type Tx<'c> = sqlx::Transaction<'c, Postgres>;
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,
+    /// One connection, for LISTEN (`listen`).
+    listen_pool: PgPool,
     migrated: Arc<AtomicBool>,
     connecting: Arc<tokio::sync::Mutex<()>>,
     /// Whose Genesys rate limit a recorded 429 speaks for.

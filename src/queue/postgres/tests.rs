@@ -113,7 +113,7 @@ async fn replicas_migrating_together_apply_each_migration_once() {
     let (ra, rb) = tokio::join!(a.migrate(), b.migrate());
     let mut applied = ra.expect("a");
     applied.extend(rb.expect("b"));
-    assert_eq!(applied, vec![1, 2, 3]);
+    assert_eq!(applied, vec![1, 2, 3, 4]);
     assert_eq!(a.migrate().await.expect("again"), Vec::<i64>::new());
 }
 
@@ -133,7 +133,7 @@ async fn a_database_left_at_version_1_with_jobs_in_it_is_upgraded_in_place() {
         .await
         .expect("a job from before");
     drop(conn);
-    assert_eq!(store.migrate().await.expect("upgrade"), vec![2, 3]);
+    assert_eq!(store.migrate().await.expect("upgrade"), vec![2, 3, 4]);
     let groups = claim(&store, 10).await;
     assert_eq!(groups.len(), 1, "{groups:?}");
     assert_eq!(groups[0].jobs[0].event_id.as_deref(), Some("old"));
@@ -419,4 +419,70 @@ impl Inserted {
             Inserted::Replayed => DeliveryId::default(),
         }
     }
+}
+
+#[tokio::test]
+async fn a_commit_for_a_registered_call_is_announced_to_the_other_replicas() {
+    let Some(settings) = schema().await else {
+        return;
+    };
+    let (a, b) = (replica(&settings), replica(&settings));
+    a.ready().await.expect("migrated");
+    let (tx, mut announced) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let listening = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let relay = tokio::spawn({
+        let (b, listening, shutdown) = (b.clone(), listening.clone(), shutdown.clone());
+        async move {
+            b.relay_call_data(&listening, |id| drop(tx.send(id.to_owned())), shutdown)
+                .await;
+        }
+    });
+    for _ in 0..500 {
+        if listening.load(std::sync::atomic::Ordering::Acquire) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        listening.load(std::sync::atomic::Ordering::Acquire),
+        "b subscribed"
+    );
+    let now = SystemTime::now();
+    a.write_batch(&Batch {
+        registrations: vec![crate::queue::NewCall {
+            conversation_id: ConversationId::parse("registered").expect("id"),
+            participant_id: None,
+            ani: None,
+            dnis: None,
+            keys: BTreeMap::new(),
+            at: now,
+            expires_at: now + Duration::from_secs(3600),
+        }],
+        ..Batch::default()
+    })
+    .await
+    .expect("registered");
+    // A job for a call nobody registered is nobody's to pull: no announcement; then two for the
+    // registered call in one batch.
+    insert(&a, vec![job("n-1", "unregistered", "x")]).await;
+    insert(
+        &a,
+        vec![job("r-1", "registered", "1"), job("r-2", "registered", "2")],
+    )
+    .await;
+    let first = tokio::time::timeout(Duration::from_secs(10), announced.recv())
+        .await
+        .expect("announced within 10 s")
+        .expect("relay running");
+    assert_eq!(first, "registered");
+    insert(&a, vec![job("r-3", "registered", "3")]).await;
+    let second = tokio::time::timeout(Duration::from_secs(10), announced.recv())
+        .await
+        .expect("announced within 10 s")
+        .expect("relay running");
+    assert_eq!(second, "registered", "announced again for the next commit");
+    shutdown.cancel();
+    relay.await.expect("the relay stops on shutdown");
+    assert!(!listening.load(std::sync::atomic::Ordering::Acquire));
 }

@@ -27,6 +27,7 @@ pub(super) fn register(
         .query_row([id], |row| Ok(rows::decode_call(row)))
         .optional()?
         .transpose()?;
+    let first = before.is_none();
     let merged = rows::merge_registration(before, call);
     let keys = serde_json::to_string(&merged.keys)
         .map_err(|e| StoreError::Corrupt(format!("keys of call {id}: {e}")))?;
@@ -55,7 +56,40 @@ pub(super) fn register(
         add_key.execute(params![name, value, id])?;
     }
     adopt_waiting(tx, open, &merged, now)?;
+    if first {
+        adopt_earlier(tx, &merged)?;
+    }
     Ok(merged)
+}
+
+/// Webhooks that named the conversation before its flow registered it (the CRM was quicker
+/// than the flow): their values are the flow's to pull too. Later ones are kept as they are
+/// committed.
+fn adopt_earlier(tx: &Connection, call: &Call) -> Result<(), StoreError> {
+    let earlier = tx
+        .prepare_cached(
+            "SELECT id, attributes, received_at FROM deliveries WHERE conversation_id = ?1 ORDER BY id",
+        )?
+        .query_map([call.conversation_id.as_str()], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    for (id, attributes, received_at) in earlier {
+        let attributes: BTreeMap<String, String> = serde_json::from_str(&attributes)
+            .map_err(|e| StoreError::Corrupt(format!("attributes of {id}: {e}")))?;
+        put_values(
+            tx,
+            call.conversation_id.as_str(),
+            &id,
+            &attributes,
+            received_at,
+        )?;
+    }
+    Ok(())
 }
 
 /// Jobs that named this call by its number or a key before it registered are the flow's to

@@ -34,6 +34,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("0002_queue_indexes.sql")),
     (3, include_str!("0003_open_jobs.sql")),
     (4, include_str!("0004_calls.sql")),
+    (5, include_str!("0005_jobs_by_conversation.sql")),
 ];
 
 #[derive(Debug)]
@@ -232,7 +233,7 @@ pub(super) mod tests {
             .execute(&store.readers)
             .await
             .expect("a job from before");
-        assert_eq!(store.migrate().await.expect("upgrade"), vec![2, 3, 4]);
+        assert_eq!(store.migrate().await.expect("upgrade"), vec![2, 3, 4, 5]);
         let mut conn = store.writer_connection().expect("writer");
         let claim = ClaimRequest {
             limit: 10,

@@ -129,3 +129,30 @@ async fn a_bad_wait_or_conversation_id_is_a_400() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_webhook_committed_before_the_call_registered_is_the_flows_to_pull() {
+    let app = ivr_app().await;
+    let customer = app.call_with_customer("early-1");
+    // The CRM was quicker than the flow: its webhook names the conversation before the
+    // registration arrives.
+    let (accepted, body) = webhook(
+        &app,
+        "crm",
+        json!({"conversationId": "early-1", "fields": {"tier": "gold"}}),
+    )
+    .await;
+    assert_eq!(accepted, 202, "{body}");
+    let (status, _) = pull(&app, "early-1", "").await;
+    assert_eq!(status, 200);
+    let (registered, call) = register(
+        &app,
+        json!({"conversationId": "early-1", "participantId": customer}),
+    )
+    .await;
+    assert_eq!(registered, 200, "{call}");
+    let (_, found) = pull(&app, "early-1", "?waitMs=0").await;
+    assert_eq!(found["status"], "found", "{found}");
+    assert_eq!(found["customerTier"], "gold");
+    app.stop().await;
+}
