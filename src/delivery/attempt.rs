@@ -249,9 +249,16 @@ async fn registered_participant(
         .flatten()
 }
 
-/// Writes `attributes`; returns the participant written to. After a participant lookup (the
-/// slow first contact with a call) the target's newly due jobs join in: `leases` and `attributes`
-/// grow, later values winning.
+/// A wait for the rate budget longer than this may have let newer updates for the target
+/// arrive: they are looked for before the PATCH is sent. Shorter waits are not worth a store
+/// round trip (an unthrottled budget never waits).
+const TOP_UP_AFTER: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// Writes `attributes`; returns the participant written to. Once the rate budget allows the
+/// PATCH — after a wait for it, or the participant lookup of a first contact with a call — the
+/// target's newly due jobs join in: `leases` and `attributes` grow, later values winning. While
+/// the budget is what holds deliveries back, a participant's updates that arrive during the
+/// wait cost no PATCH of their own.
 async fn write(
     d: &Deliverer,
     conversation: &ConversationId,
@@ -261,6 +268,7 @@ async fn write(
     leases: &mut Vec<Lease>,
     attributes: &mut BTreeMap<String, String>,
 ) -> Result<ParticipantId, GenesysError> {
+    let mut looked_up = false;
     let participant = match explicit.cloned().or(registered) {
         Some(id) => id,
         None => match d.participants.get(conversation) {
@@ -277,30 +285,45 @@ async fn write(
                     .await?;
                 d.participants
                     .insert(conversation, found.participant_id.clone());
-                match d.store.top_up(target.clone(), d.settings.lease).await {
-                    Ok(later) => {
-                        for job in later {
-                            let lease = Lease::of(&job);
-                            d.held.add(&[lease]);
-                            leases.push(lease);
-                            attributes.extend(job.attributes);
-                        }
-                    }
-                    // Not fatal: those jobs simply go out in the next PATCH.
-                    Err(err) => {
-                        tracing::warn!(error = %err, "could not add newer updates to this delivery")
-                    }
-                }
+                looked_up = true;
                 found.participant_id
             }
         },
     };
-    if attributes.is_empty() {
+    if attributes.is_empty() && !looked_up {
         // Everything this job carried was overwritten by a later delivery already.
         return Ok(participant);
     }
+    let turn = d.genesys.reserve().await;
+    if looked_up || turn.waited() >= TOP_UP_AFTER {
+        top_up(d, target, leases, attributes).await;
+    }
+    if attributes.is_empty() {
+        return Ok(participant);
+    }
     d.genesys
-        .patch_participant_attributes(conversation, &participant, attributes)
+        .patch_participant_attributes_with(Some(turn), conversation, &participant, attributes)
         .await?;
     Ok(participant)
+}
+
+/// Adds the target's newly due jobs to this delivery.
+async fn top_up(
+    d: &Deliverer,
+    target: &Target,
+    leases: &mut Vec<Lease>,
+    attributes: &mut BTreeMap<String, String>,
+) {
+    match d.store.top_up(target.clone(), d.settings.lease).await {
+        Ok(later) => {
+            for job in later {
+                let lease = Lease::of(&job);
+                d.held.add(&[lease]);
+                leases.push(lease);
+                attributes.extend(job.attributes);
+            }
+        }
+        // Not fatal: those jobs simply go out in the next PATCH.
+        Err(err) => tracing::warn!(error = %err, "could not add newer updates to this delivery"),
+    }
 }

@@ -15,7 +15,7 @@ use super::error::{GenesysError, Operation};
 use super::ids::{ConversationId, ParticipantId};
 use super::models::{AttributesPatch, Conversation, ErrorBody, SecureAttributesPatch};
 use super::participant::{Target, choose_participant};
-use super::rate_limit::{RateBudget, RateBudgetSettings};
+use super::rate_limit::{BudgetPermit, RateBudget, RateBudgetSettings};
 use super::region::Endpoints;
 use super::response::{correlation_id, read_failure, transport_error};
 use super::retry::{NextStep, RetryPolicy, Retryability, classify_status, parse_retry_after};
@@ -125,7 +125,7 @@ impl GenesysClient {
     ) -> Result<Conversation, GenesysError> {
         let path = format!("/api/v2/conversations/{id}");
         let answer = self
-            .call(Operation::GetConversation, Method::GET, &path, None)
+            .call(Operation::GetConversation, Method::GET, &path, None, None)
             .await
             .map_err(|err| match err {
                 GenesysError::Api { failure, .. } if failure.status == 404 => {
@@ -179,12 +179,36 @@ impl GenesysClient {
         participant: &ParticipantId,
         attributes: &BTreeMap<String, String>,
     ) -> Result<(), GenesysError> {
+        self.patch_participant_attributes_with(None, conversation, participant, attributes)
+            .await
+    }
+
+    /// The same, its first attempt sent on `reserved` (from [`Self::reserve`]) when given.
+    pub async fn patch_participant_attributes_with(
+        &self,
+        reserved: Option<BudgetPermit>,
+        conversation: &ConversationId,
+        participant: &ParticipantId,
+        attributes: &BTreeMap<String, String>,
+    ) -> Result<(), GenesysError> {
         let path =
             format!("/api/v2/conversations/{conversation}/participants/{participant}/attributes");
         let body = serde_json::to_vec(&AttributesPatch { attributes }).unwrap_or_default();
-        self.call(Operation::PatchAttributes, Method::PATCH, &path, Some(body))
-            .await
-            .map(drop)
+        self.call(
+            Operation::PatchAttributes,
+            Method::PATCH,
+            &path,
+            Some(body),
+            reserved,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Waits for the rate budget's next turn and holds it, so a caller can settle what to send
+    /// once it may be sent: whatever arrived while it waited goes in the same request.
+    pub async fn reserve(&self) -> BudgetPermit {
+        self.inner.budget.acquire().await
     }
 
     /// `PATCH /api/v2/conversations/{id}/secureattributes`, the home for sensitive values.
@@ -205,6 +229,7 @@ impl GenesysClient {
             Method::PATCH,
             &path,
             Some(body),
+            None,
         )
         .await
         .map(drop)
@@ -247,6 +272,7 @@ impl GenesysClient {
         method: Method,
         path: &str,
         body: Option<Vec<u8>>,
+        mut reserved: Option<BudgetPermit>,
     ) -> Result<Answer, GenesysError> {
         let url = format!("{}{path}", self.inner.endpoints.api_base_url());
         let started = Instant::now();
@@ -254,7 +280,7 @@ impl GenesysClient {
         loop {
             attempts += 1;
             let failure = match self
-                .attempt(operation, &method, &url, body.as_deref())
+                .attempt(operation, &method, &url, body.as_deref(), reserved.take())
                 .await
             {
                 Ok(answer) => return Ok(answer),
@@ -313,10 +339,14 @@ impl GenesysClient {
         method: &Method,
         url: &str,
         body: Option<&[u8]>,
+        mut reserved: Option<BudgetPermit>,
     ) -> Result<Answer, AttemptFailure> {
         let mut reauthenticated = false;
         loop {
-            let _permit = self.inner.budget.acquire().await;
+            let _permit = match reserved.take() {
+                Some(permit) => permit,
+                None => self.inner.budget.acquire().await,
+            };
             let token = self.inner.tokens.get().await.map_err(token_failure)?;
             let mut request = self
                 .inner

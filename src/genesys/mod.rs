@@ -22,7 +22,7 @@ pub use client::{BuildError, ClientSettings, GenesysClient};
 pub use error::{ApiFailure, GenesysError, Operation};
 pub use ids::{ConversationId, InvalidId, ParticipantId};
 pub use participant::Target;
-pub use rate_limit::RateBudgetSettings;
+pub use rate_limit::{BudgetPermit, RateBudgetSettings};
 pub use region::{Endpoints, Region, UnknownRegion};
 pub use retry::RetryPolicy;
 pub use token::TokenStatus;

@@ -60,6 +60,14 @@ pub struct RateBudget {
 pub struct BudgetPermit {
     slot: Option<OwnedSemaphorePermit>,
     window: Duration,
+    waited: Duration,
+}
+
+impl BudgetPermit {
+    /// How long the caller waited for it: the time in which what it is for may have changed.
+    pub fn waited(&self) -> Duration {
+        self.waited
+    }
 }
 
 impl RateBudget {
@@ -100,6 +108,7 @@ impl RateBudget {
 
     /// Waits until a request may be sent.
     pub async fn acquire(&self) -> BudgetPermit {
+        let asked = Instant::now();
         // A hold can be extended while we sleep (another 429): look again after waking.
         while let Some(until) = self.held_until() {
             tokio::time::sleep_until(until).await;
@@ -108,6 +117,7 @@ impl RateBudget {
             return BudgetPermit {
                 slot: None,
                 window: self.window,
+                waited: asked.elapsed(),
             };
         };
         let started = Instant::now();
@@ -125,11 +135,15 @@ impl RateBudget {
         }
         ::metrics::histogram!(crate::telemetry::metrics::RATE_BUDGET_WAIT)
             .record(started.elapsed().as_secs_f64());
-        let waited = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.waited_nanos.fetch_add(waited, Ordering::Relaxed);
+        let waited = started.elapsed();
+        self.waited_nanos.fetch_add(
+            u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
         BudgetPermit {
             slot,
             window: self.window,
+            waited: asked.elapsed(),
         }
     }
 
